@@ -1,0 +1,15 @@
+# Runtime shared by every vlseg config.
+default_scope = 'mmseg'
+custom_imports = dict(imports=['vlseg'], allow_failed_imports=False)
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),  # tools/train.py switches to gloo on CPU
+)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_level = 'INFO'
+load_from = None
+resume = False
+# Writes checkpoints that torch.load(weights_only=True) accepts (vlseg/compat/checkpoint.py).
+custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]

@@ -1,0 +1,12 @@
+# Text-free U-Net on the synthetic QaTa-like data, sized for 2 CPU cores: the architecture of
+# unet_qata.py at a quarter of the width (base 16 channels) on 128x128 images. It is the
+# text-free reference of the demo: on the `refer` split it cannot know which lesions the
+# caption names.
+_base_ = [
+    '_base_/models/unet.py', '_base_/datasets/synthetic.py',
+    '_base_/schedules/synthetic_cpu.py', '_base_/default_runtime.py'
+]
+model = dict(
+    data_preprocessor=dict(size=(128, 128)),
+    backbone=dict(base_channels=16),
+    decode_head=dict(in_channels=(16, 32, 64, 128, 128)))

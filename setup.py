@@ -1,0 +1,38 @@
+"""Installs vlseg, a vision-language plugin for MMSegmentation 1.x."""
+from setuptools import find_packages, setup
+
+# Versions CI was green with are recorded in README.md ("Tested stack").
+INSTALL_REQUIRES = [
+    'torch>=2.14',
+    'torchvision',
+    'timm',
+    'open-clip-torch>=3.0',
+    'einops',
+    'fvcore',
+    'mmengine==0.10.7',
+    'mmsegmentation==1.2.2',
+    'mmcv-lite==2.1.0',
+    'openpyxl',
+    'pandas',
+    'matplotlib',
+    'ftfy',
+    'regex',
+]
+
+EXTRAS_REQUIRE = {
+    'tests': ['pytest>=8'],
+}
+
+setup(
+    name='vlseg',
+    version='0.1.0',
+    description='Vision-language layers for language-guided medical image '
+                'segmentation on MMSegmentation 1.x',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=find_packages(include=['vlseg', 'vlseg.*']),
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    license='Apache-2.0',
+)

@@ -1,0 +1,14 @@
+"""vlseg: vision-language layers for language-guided medical image segmentation.
+
+Importing vlseg installs the dependency workarounds of :mod:`vlseg.compat` (a pure-PyTorch
+``mmcv.ops`` when compiled mmcv is missing, weights-only checkpoint loading) and registers
+every model, dataset, transform and metric in MMSegmentation's registries.
+"""
+from . import compat
+
+compat.install()
+
+from . import datasets, engine, evaluation, models  # noqa: E402
+
+__version__ = '0.1.0'
+__all__ = ['compat', 'datasets', 'engine', 'evaluation', 'models', '__version__']

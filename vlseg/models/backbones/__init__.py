@@ -1,0 +1,4 @@
+"""Image encoders."""
+from .unet_encoder import UNetEncoder
+
+__all__ = ['UNetEncoder']
