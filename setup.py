@@ -14,6 +14,7 @@ INSTALL_REQUIRES = [
     'mmcv-lite==2.1.0',
     'openpyxl',
     'pandas',
+    'prettytable',
     'matplotlib',
     'ftfy',
     'regex',
