@@ -1,0 +1,60 @@
+"""Shared test helpers: stub text encoder and a text-consuming neck (registered once)."""
+import hashlib
+from typing import List, Sequence
+
+import torch
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+import vlseg  # noqa: F401
+
+init_default_scope('mmseg')
+
+
+@MODELS.register_module(force=True)
+class StubTextEncoder(nn.Module):
+    """Deterministic caption -> (feats (B, L, C), pad_mask (B, L)) without any weights.
+
+    Word j of a caption becomes a vector seeded by the word's hash; positions after the
+    last word are padding. Records the captions it saw.
+    """
+
+    def __init__(self, embed_dims: int = 8, context_length: int = 6) -> None:
+        super().__init__()
+        self.embed_dims = embed_dims
+        self.context_length = context_length
+        self.seen: List[List[str]] = []
+
+    def forward(self, texts: Sequence[str]):
+        self.seen.append(list(texts))
+        B, L, C = len(texts), self.context_length, self.embed_dims
+        feats = torch.zeros(B, L, C)
+        pad_mask = torch.ones(B, L, dtype=torch.bool)
+        for b, text in enumerate(texts):
+            for j, word in enumerate(text.lower().split()[:L]):
+                seed = int(hashlib.md5(word.encode()).hexdigest()[:8], 16)
+                feats[b, j] = torch.randn(C, generator=torch.Generator().manual_seed(seed))
+                pad_mask[b, j] = False
+        return feats, pad_mask
+
+
+@MODELS.register_module(force=True)
+class TextBiasNeck(nn.Module):
+    """Adds a projection of the mean valid text feature to the deepest visual map."""
+
+    accepts_text = True
+
+    def __init__(self, text_dims: int, channels: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(text_dims, channels)
+        self.last_text = None
+
+    def forward(self, feats: Sequence[Tensor], text) -> List[Tensor]:
+        self.last_text = text
+        tokens, pad_mask = text
+        keep = (~pad_mask).unsqueeze(-1).float()  # (B, L, 1)
+        pooled = (tokens * keep).sum(1) / keep.sum(1).clamp(min=1)  # (B, C_t)
+        feats = list(feats)
+        feats[-1] = feats[-1] + self.proj(pooled)[:, :, None, None]
+        return feats
