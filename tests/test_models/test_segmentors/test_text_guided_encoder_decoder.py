@@ -1,5 +1,6 @@
 import pytest
 import torch
+from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -22,7 +23,7 @@ def _model(**overrides):
                             loss_decode=dict(type='DiceBCELoss', loss_weight=0.4)),
         test_cfg=dict(mode='whole'))
     cfg.update(overrides)
-    return MODELS.build(cfg)
+    return MODELS.build(ConfigDict(cfg))
 
 
 def _samples(texts, size=16):
