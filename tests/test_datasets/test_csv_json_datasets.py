@@ -159,7 +159,8 @@ def sgseg_entry(mask_name: str, caption: str, pseudo_label):
 
 def make_sgseg_tree(root: Path, annotation=None) -> Path:
     """SGSeg's copy: the valid split uses lower-cased names, as in the public repository."""
-    splits = {'train': ['covid_1', 'covid_2'], 'valid': ['sub-s11228_ses-e19964_run-1_bp-chest_vp-ap_dx'],
+    splits = {'train': ['covid_1', 'covid_2'],
+              'valid': ['sub-s11228_ses-e19964_run-1_bp-chest_vp-ap_dx'],
               'test': ['sub-S08047_ses-E17130_run-1_bp-chest_cr']}
     for split, stems in splits.items():
         for stem in stems:

@@ -14,7 +14,8 @@ from mmseg.registry import DATASETS
 from vlseg.datasets.lvit_text_seg_dataset import LViTTextSegDataset
 
 CAPTION_1 = 'Unilateral pulmonary infection, one infected area, lower left lung.'
-CAPTION_2 = 'Bilateral pulmonary infection, two infected areas, lower left lung and lower right lung.'
+CAPTION_2 = ('Bilateral pulmonary infection, two infected areas, lower left lung and lower right '
+             'lung.')
 CAPTION_3 = 'Unilateral pulmonary infection, one infected area, middle right lung.'
 CAPTION_9 = 'Bilateral pulmonary infection, six infected areas, all left lung and all right lung.'
 
@@ -52,7 +53,8 @@ def make_mosmed(root: Path) -> Path:
     write_png(root / 'Train_Folder' / 'img' / 'a.tif')
     write_png(root / 'Train_Folder' / 'labelcol' / 'a.png', 255)
     write_png(root / 'Train_Folder' / 'labelcol' / 'b.png', 255)
-    write_xlsx(root / 'Train_Folder' / 'Train_text.xlsx', {'a.png': 'lesion a', 'b.png': 'lesion b'})
+    write_xlsx(root / 'Train_Folder' / 'Train_text.xlsx',
+               {'a.png': 'lesion a', 'b.png': 'lesion b'})
     write_png(root / 'Val_Folder' / 'img' / 'c.png')
     write_png(root / 'Val_Folder' / 'labelcol' / 'c.png', 255)
     write_xlsx(root / 'Val_Folder' / 'Val_text.xlsx', {'c.png': 'lesion c'})
@@ -157,7 +159,8 @@ def test_mosmed_case_insensitive_mask_and_key(tmp_path):
     root = make_mosmed(tmp_path)
     labelcol = root / 'Train_Folder' / 'labelcol'
     os.rename(labelcol / 'a.png', labelcol / 'A.PNG')
-    write_xlsx(root / 'Train_Folder' / 'Train_text.xlsx', {'A.png': 'lesion a', 'B.PNG': 'lesion b'})
+    write_xlsx(root / 'Train_Folder' / 'Train_text.xlsx',
+               {'A.png': 'lesion a', 'B.PNG': 'lesion b'})
     ds = LViTTextSegDataset(data_root=str(root), split='train', variant='mosmed')
     assert ds.get_data_info(0)['seg_map_path'] == str(labelcol / 'A.PNG')
     assert [ds.get_data_info(i)['text'] for i in range(2)] == ['lesion a', 'lesion b']
@@ -186,7 +189,8 @@ def test_missing_split_folder(tmp_path):
 def test_missing_labelcol_folder(tmp_path):
     make_qata(tmp_path)
     os.rename(tmp_path / 'Test_Folder' / 'labelcol', tmp_path / 'Test_Folder' / 'masks')
-    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / 'Test_Folder' / 'labelcol'))):
+    labelcol = tmp_path / 'Test_Folder' / 'labelcol'
+    with pytest.raises(FileNotFoundError, match=re.escape(str(labelcol))):
         LViTTextSegDataset(data_root=str(tmp_path), split='test')
 
 
