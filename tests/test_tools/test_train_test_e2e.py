@@ -1,0 +1,95 @@
+"""End to end: tools/train.py creates synthetic data, trains, validates, tests and resumes."""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+TINY = """
+_base_ = [{base!r}]
+img_size = 32
+synthetic_data = dict(
+    refer=dict(root={root!r} + '/refer', mode='refer', num_train=8, num_val=4, num_test=4,
+               image_size=img_size, seed=0),
+    describe=dict(root={root!r} + '/describe', mode='describe', num_train=4, num_val=4,
+                  num_test=4, image_size=img_size, seed=1))
+model = dict(data_preprocessor=dict(size=(img_size, img_size)),
+             backbone=dict(base_channels=4),
+             decode_head=dict(in_channels=(4, 8, 16, 32, 32)))
+train_dataloader = dict(batch_size=2, dataset=dict(data_root={root!r} + '/refer'))
+val_dataloader = dict(batch_size=2, dataset=dict(data_root={root!r} + '/refer'))
+test_dataloader = dict(batch_size=2, dataset=dict(data_root={root!r} + '/refer'))
+test_cfg = dict(extra_dataloaders=dict(describe=dict(
+    batch_size=2, dataset=dict(data_root={root!r} + '/describe'))))
+train_cfg = dict(max_iters=4, val_interval=2)
+param_scheduler = [dict(type='CosineAnnealingLR', T_max=4, eta_min=1e-5, by_epoch=False)]
+default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1),
+                     visualization=dict(type='SegVisualizationHook', draw=False))
+"""
+
+
+def _run(*args):
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('e2e')
+    cfg = tmp / 'tiny_unet_synthetic.py'
+    cfg.write_text(TINY.format(base=osp.join(REPO, 'configs/unet_synthetic.py'),
+                               root=str(tmp / 'data')))
+    work = tmp / 'work'
+    out = _run('tools/train.py', str(cfg), '--work-dir', str(work))
+    return cfg, work, out
+
+
+def _scalars(work):
+    files = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
+    assert files, 'no scalars.json written'
+    with open(sorted(files)[-1]) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_train_creates_data_trains_validates_and_tests(trained):
+    cfg, work, out = trained
+    assert osp.isfile(osp.join(osp.dirname(cfg), 'data/refer/Train_Folder/Train_Val_text.xlsx'))
+    assert osp.isdir(osp.join(osp.dirname(cfg), 'data/describe/Test_Folder'))
+    assert osp.isfile(osp.join(work, 'iter_4.pth'))
+    assert glob.glob(osp.join(work, 'best_mDice_iter_*.pth'))
+    records = _scalars(work)
+    assert any('loss' in r for r in records), 'no training loss logged'
+    assert any('mDice' in r for r in records), 'no validation metric logged'
+    tests = glob.glob(osp.join(work, '*', '*.json'))  # LoggerHook dumps test metrics here
+    assert tests, out[-3000:]
+    with open(sorted(tests)[-1]) as f:
+        test = [json.load(f)]
+    for key in ('refer/mDice', 'refer/mIoU', 'refer/gDice', 'refer/gIoU', 'describe/mDice',
+                'describe/mIoU', 'describe/gDice', 'describe/gIoU'):
+        assert 0.0 <= test[-1][key] <= 1.0, key
+    assert 'testing the best checkpoint' in out
+
+
+def test_resume_with_weights_only_loading(trained):
+    cfg, work, _ = trained
+    out = _run('tools/train.py', str(cfg), '--work-dir', str(work), '--resume', '--no-test',
+               '--cfg-options', 'train_cfg.max_iters=6')
+    assert 'resumed epoch: 0, iter: 4' in out
+    assert osp.isfile(osp.join(work, 'iter_6.pth'))
+
+
+def test_tools_test_evaluates_a_checkpoint(trained):
+    cfg, work, _ = trained
+    best = sorted(glob.glob(osp.join(work, 'best_mDice_iter_*.pth')))[-1]
+    out = _run('tools/test.py', str(cfg), best, '--work-dir',
+               str(work / 'test'))
+    assert 'refer/mDice' in out and 'describe/gIoU' in out
