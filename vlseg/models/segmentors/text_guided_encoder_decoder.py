@@ -29,7 +29,7 @@ class TextGuidedEncoderDecoder(EncoderDecoder):
 
     Args:
         text_encoder: Config of a text encoder mapping a list of captions to
-            ``(feats, pad_mask)``, e.g. ``dict(type='CLIPTextEncoder')``.
+            ``(feats, pad_mask)``, e.g. ``dict(type='OpenCLIPTextEncoder')``.
         Others: as :class:`EncoderDecoder`.
     """
 
