@@ -93,3 +93,14 @@ def test_tools_test_evaluates_a_checkpoint(trained):
     out = _run('tools/test.py', str(cfg), best, '--work-dir',
                str(work / 'test'))
     assert 'refer/mDice' in out and 'describe/gIoU' in out
+
+
+def test_distributed_training_on_cpu(trained):
+    cfg, work, _ = trained
+    ddp_work = work.parent / 'ddp'
+    out = _run('-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29517',
+               'tools/train.py', str(cfg), '--launcher', 'pytorch', '--no-test',
+               '--work-dir', str(ddp_work), '--cfg-options', 'train_cfg.max_iters=2',
+               'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2')
+    assert 'Distributed training: True' in out
+    assert osp.isfile(osp.join(ddp_work, 'iter_2.pth'))
