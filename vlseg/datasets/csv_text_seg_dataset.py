@@ -68,17 +68,9 @@ class CSVTextSegDataset(TextSegDataset):
         masks = CaseInsensitiveDir(self.data_prefix['seg_map_path'], 'mask folder')
         data_list = []
         for mask_name, caption, row in table.rows:
-            mask_path = masks.find(mask_name)
-            if mask_path is None:
-                raise FileNotFoundError(
-                    f'Mask {osp.join(masks.path, mask_name)} listed in {self.ann_file} (row '
-                    f'{row}) not found (case-insensitive).')
+            mask_path = masks.require(mask_name, f'The mask of {self.ann_file} row {row}')
             text = validate_caption(caption, mask_path, self.ann_file)
             img_name = strip_mask_prefix(mask_name, self.mask_prefix, self.ann_file)
-            img_path = images.find(img_name)
-            if img_path is None:
-                raise FileNotFoundError(
-                    f'The image of mask {mask_path} is missing: expected '
-                    f'{osp.join(images.path, img_name)} (case-insensitive).')
+            img_path = images.require(img_name, f'The image of mask {mask_path}')
             data_list.append(self.make_data_info(img_path, mask_path, text))
         return data_list

@@ -141,17 +141,10 @@ class JSONTextSegDataset(TextSegDataset):
                           'is kept once.', logger='current', level=logging.WARNING)
                 continue
             seen[mask_name.lower()] = caption
-            mask_path = masks.find(mask_name)
-            if mask_path is None:
-                raise FileNotFoundError(f'Mask {osp.join(masks.path, mask_name)} listed in '
-                                        f'{where} not found (case-insensitive).')
+            mask_path = masks.require(mask_name, f'The mask listed in {where}')
             text = validate_caption(caption, mask_path, self.ann_file)
             img_name = strip_mask_prefix(mask_name, self.mask_prefix, self.ann_file)
-            img_path = images.find(img_name)
-            if img_path is None:
-                raise FileNotFoundError(
-                    f'The image of mask {mask_path} is missing: expected '
-                    f'{osp.join(images.path, img_name)} (case-insensitive).')
+            img_path = images.require(img_name, f'The image of mask {mask_path}')
             extra = {}
             for key in self.extra_keys:
                 if key not in entry:

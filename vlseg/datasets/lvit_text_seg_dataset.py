@@ -122,11 +122,7 @@ class LViTTextSegDataset(TextSegDataset):
         for mask_name in masks.image_names():
             mask_path = osp.join(masks.path, mask_name)
             img_name = strip_mask_prefix(mask_name, self.mask_prefix, masks.path)
-            img_path = images.find(img_name)
-            if img_path is None:
-                raise FileNotFoundError(
-                    f'The image of mask {mask_path} is missing: expected '
-                    f'{osp.join(images.path, img_name)} (case-insensitive).')
+            img_path = images.require(img_name, f'The image of mask {mask_path}')
             text = captions.caption_for([mask_name], mask_path)
             data_list.append(self.make_data_info(img_path, mask_path, text))
         return data_list
@@ -138,11 +134,7 @@ class LViTTextSegDataset(TextSegDataset):
         for img_name in images.image_names():
             img_path = osp.join(images.path, img_name)
             mask_name = osp.splitext(img_name)[0] + '.png'
-            mask_path = masks.find(mask_name)
-            if mask_path is None:
-                raise FileNotFoundError(
-                    f'The mask of image {img_path} is missing: expected '
-                    f'{osp.join(masks.path, mask_name)} (case-insensitive).')
+            mask_path = masks.require(mask_name, f'The mask of image {img_path}')
             text = captions.caption_for([mask_name, img_name], mask_path)
             data_list.append(self.make_data_info(img_path, mask_path, text))
         return data_list

@@ -136,6 +136,19 @@ class CaseInsensitiveDir:
                              f'case: {matches}.')
         return osp.join(self.path, matches[0]) if matches else None
 
+    def require(self, name: str, what: str) -> str:
+        """Like :meth:`find`, but a missing file raises ``FileNotFoundError``.
+
+        Args:
+            name: File name to look up (case-insensitively).
+            what: What the file is, for the message, e.g. ``'The image of mask m.png'``.
+        """
+        path = self.find(name)
+        if path is None:
+            raise FileNotFoundError(f'{what} is missing: expected {osp.join(self.path, name)} '
+                                    '(case-insensitive).')
+        return path
+
 
 class CaptionTable:
     """Captions keyed by file name, read from an ``Image, Description`` table.
