@@ -8,7 +8,7 @@ from . import compat
 
 compat.install()
 
-from . import datasets, engine, evaluation, models  # noqa: E402
+from . import datasets, engine, evaluation, models, utils  # noqa: E402
 
 __version__ = '0.1.0'
-__all__ = ['compat', 'datasets', 'engine', 'evaluation', 'models', '__version__']
+__all__ = ['compat', 'datasets', 'engine', 'evaluation', 'models', 'utils', '__version__']

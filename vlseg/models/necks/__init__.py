@@ -1,1 +1,4 @@
-__all__ = []
+"""Necks that fuse text into the visual features."""
+from .conditioned_interaction_neck import ConditionedInteractionNeck, InteractionFeatures
+
+__all__ = ['ConditionedInteractionNeck', 'InteractionFeatures']
