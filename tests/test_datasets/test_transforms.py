@@ -298,3 +298,22 @@ def test_full_pipeline_on_dataset_sample(tmp_path):
     assert plain['data_samples'].metainfo['text'] == CAPTION
     assert sample.metainfo['text'] == CAPTION.replace('left', 'right')
     assert sample.metainfo['flip'] is True and sample.metainfo['flip_direction'] == 'horizontal'
+
+
+def test_random_gaussian_blur_is_spatial_and_per_image():
+    from vlseg.datasets.transforms.random_gaussian_blur import RandomGaussianBlur
+    img = np.zeros((9, 9, 3), np.float32)
+    img[4, 4] = [1.0, 0.0, 0.0]  # one impulse in channel 0
+    out = RandomGaussianBlur(prob=1.0, sigma_range=(1.0, 1.0)).transform(
+        dict(img=img.copy(), text='lower left lung'))
+    blurred = out['img']
+    assert out['blur_sigma'] == 1.0 and out['text'] == 'lower left lung'
+    # spreads over both spatial axes symmetrically, never into the other channels
+    assert blurred[4, 3, 0] > 0 and blurred[3, 4, 0] > 0
+    assert np.isclose(blurred[4, 3, 0], blurred[3, 4, 0])
+    assert np.all(blurred[..., 1:] == 0)
+    # a 1-D Gaussian with sigma 1 has neighbour/centre ratio exp(-1/2)
+    assert np.isclose(blurred[4, 3, 0] / blurred[4, 4, 0], np.exp(-0.5), rtol=0.05)
+    assert RandomGaussianBlur(prob=0.0).transform(dict(img=img.copy()))['blur_sigma'] == 0.0
+    with pytest.raises(ValueError):
+        RandomGaussianBlur(sigma_range=(0.0, 1.0))
