@@ -2,7 +2,7 @@
 # _base_/models/reclmis.py with the encoder of unet_synthetic.py (base 16 channels) on 128x128
 # images, except that the bottleneck keeps 512 channels (the CLIP width: CCL and both
 # reconstructions compare text and bottleneck tokens directly), so it is 8x8 = 64 patches of
-# width 512; reconstructors with 2 layers.
+# width 512; reconstructors of 1 layer with FFN width 512 (the CPU budget).
 # The CLIP text tower has random weights (no download is possible); it is frozen, so the text
 # adapter and the interaction learn on top of fixed random token features.
 # Loss: as unet_synthetic.py, Dice + class-balanced BCE (weight 5), plus the auxiliary losses.
@@ -10,7 +10,7 @@ _base_ = [
     '_base_/models/reclmis.py', '_base_/datasets/synthetic.py',
     '_base_/schedules/synthetic_cpu.py', '_base_/default_runtime.py'
 ]
-reconstructor = dict(num_heads=4, num_layers=2, ffn_dims=1024, dropout=0.1, causal=True)
+reconstructor = dict(num_heads=4, num_layers=1, ffn_dims=512, dropout=0.1, causal=True)
 model = dict(
     data_preprocessor=dict(size=(128, 128)),
     backbone=dict(base_channels=16, channel_mults=(1, 2, 4, 8, 32)),
