@@ -2,6 +2,7 @@
 import hashlib
 from typing import List, Sequence
 
+import pytest
 import torch
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
@@ -58,3 +59,12 @@ class TextBiasNeck(nn.Module):
         feats = list(feats)
         feats[-1] = feats[-1] + self.proj(pooled)[:, :, None, None]
         return feats
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """Tiny forwards: on a busy 2-core machine one intra-op thread is much faster than two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

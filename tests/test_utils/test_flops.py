@@ -23,13 +23,7 @@ CHANNELS = (4, 8, 16)
 CAPTION = 'Unilateral pulmonary infection, one infected area, lower left lung.'
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    # Tiny forwards: on a busy 2-core machine one intra-op thread is much faster than two.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _macs(module: nn.Module, *inputs: Tensor) -> int:

@@ -32,14 +32,7 @@ def build_small(**kwargs):
     return build(model_name='ViT-S-32-alt', **kwargs)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    # These forwards are small: with a busy 2-core machine, 2 intra-op threads wait on each
-    # other at every op and run 5-20x slower than 1 thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture(scope='module')
