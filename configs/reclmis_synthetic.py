@@ -28,3 +28,5 @@ model = dict(
              loss_decode=dict(type='ConditionedContrastiveLoss', loss_weight=0.2,
                               weight_softmax='double')),
     ])
+# Overlays of 4 test images: prediction with the real caption and with one naming other zones.
+custom_hooks = [dict(type='WeightsOnlyCheckpointHook'), dict(type='CaptionOverlayHook')]

@@ -8,7 +8,8 @@ from . import compat
 
 compat.install()
 
-from . import datasets, engine, evaluation, models, utils  # noqa: E402
+from . import datasets, engine, evaluation, models, utils, visualization  # noqa: E402
 
 __version__ = '0.1.0'
-__all__ = ['compat', 'datasets', 'engine', 'evaluation', 'models', 'utils', '__version__']
+__all__ = ['compat', 'datasets', 'engine', 'evaluation', 'models', 'utils', 'visualization',
+           '__version__']

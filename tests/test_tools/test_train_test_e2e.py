@@ -77,6 +77,8 @@ def test_train_creates_data_trains_validates_and_tests(trained):
                 'describe/mIoU', 'describe/gDice', 'describe/gIoU'):
         assert 0.0 <= test[-1][key] <= 1.0, key
     assert 'testing the best checkpoint' in out
+    overlays = sorted(glob.glob(osp.join(work, 'overlays', '*.png')))
+    assert len(overlays) == 4, overlays  # CaptionOverlayHook: 4 test images
 
 
 def test_resume_with_weights_only_loading(trained):
