@@ -1,0 +1,41 @@
+"""The command-line options and config set-up shared by tools/train.py and tools/test.py."""
+import argparse
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+from ..compat import init_cpu_distributed, trust_checkpoints
+
+__all__ = ['add_run_args', 'load_run_config']
+
+
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """Adds --work-dir, --trust-checkpoint, --cfg-options and --launcher to ``parser``."""
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='allow full unpickling of load_from/resume checkpoints (only '
+                        'for files you trust; vlseg checkpoints and plain state dicts do not '
+                        'need it)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. train_cfg.max_iters=100')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_run_config(args: argparse.Namespace) -> Config:
+    """Loads ``args.config`` with the options of :func:`add_run_args` applied.
+
+    Sets the work dir (default ``work_dirs/<config name>``), the checkpoint trust and, for
+    ``torchrun`` on a CPU machine, the gloo process group and DDP wrapper.
+    """
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    trust_checkpoints(args.trust_checkpoint)
+    init_cpu_distributed(cfg, args.launcher)
+    return cfg
