@@ -4,6 +4,7 @@ from typing import List, Sequence
 
 import pytest
 import torch
+from mmengine.config import ConfigDict
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from torch import Tensor, nn
@@ -68,3 +69,30 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+STUB_CHANNELS = (4, 8, 16)
+
+
+@pytest.fixture
+def stub_text_model():
+    """Builds a tiny TextGuidedEncoderDecoder (stub text encoder, TextBiasNeck, U-Net decode
+    and auxiliary heads with channels ``STUB_CHANNELS``); keyword arguments override keys."""
+
+    def build(**overrides):
+        cfg = dict(
+            type='TextGuidedEncoderDecoder',
+            data_preprocessor=dict(type='SegDataPreProcessor', mean=[0.0] * 3,
+                                   std=[255.0] * 3),
+            text_encoder=dict(type='StubTextEncoder', embed_dims=8),
+            backbone=dict(type='UNetEncoder', base_channels=4, channel_mults=(1, 2, 4)),
+            neck=dict(type='TextBiasNeck', text_dims=8, channels=STUB_CHANNELS[-1]),
+            decode_head=dict(type='UNetHead', in_channels=STUB_CHANNELS,
+                             loss_decode=dict(type='DiceBCELoss')),
+            auxiliary_head=dict(type='UNetHead', in_channels=STUB_CHANNELS,
+                                loss_decode=dict(type='DiceBCELoss', loss_weight=0.4)),
+            test_cfg=dict(mode='whole'))
+        cfg.update(overrides)
+        return MODELS.build(ConfigDict(cfg))
+
+    return build

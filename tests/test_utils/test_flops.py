@@ -8,7 +8,7 @@ from typing import List, Sequence, Tuple
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -176,28 +176,13 @@ class CachedLinearTextEncoder(nn.Module):
         return feats, pad_mask
 
 
-def _text_model(**overrides) -> nn.Module:
-    cfg = dict(
-        type='TextGuidedEncoderDecoder',
-        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0.0] * 3, std=[255.0] * 3),
-        text_encoder=dict(type='StubTextEncoder', embed_dims=8),
-        backbone=dict(type='UNetEncoder', base_channels=4, channel_mults=(1, 2, 4)),
-        neck=dict(type='TextBiasNeck', text_dims=8, channels=CHANNELS[-1]),
-        decode_head=dict(type='UNetHead', in_channels=CHANNELS,
-                         loss_decode=dict(type='DiceBCELoss')),
-        auxiliary_head=dict(type='UNetHead', in_channels=CHANNELS,
-                            loss_decode=dict(type='DiceBCELoss', loss_weight=0.4)),
-        test_cfg=dict(mode='whole'))
-    cfg.update(overrides)
-    return MODELS.build(ConfigDict(cfg))
-
 
 def _num(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def test_stub_text_model_excludes_auxiliary_head():
-    model = _text_model()
+def test_stub_text_model_excludes_auxiliary_head(stub_text_model):
+    model = stub_text_model()
     model.train()
     model.backbone.stem.bn.eval()  # e.g. frozen BN statistics
     x = torch.rand(1, 3, 16, 16)
@@ -213,8 +198,8 @@ def test_stub_text_model_excludes_auxiliary_head():
     assert report.params_inference == _num(model) - _num(model.auxiliary_head)
 
 
-def test_text_encoder_counted_apart_and_independent_of_its_cache():
-    model = _text_model().eval()
+def test_text_encoder_counted_apart_and_independent_of_its_cache(stub_text_model):
+    model = stub_text_model().eval()
     model.text_encoder = CachedLinearTextEncoder(in_dims=12, embed_dims=8, context_length=6)
     x = torch.rand(1, 3, 16, 16)
     samples = _samples([CAPTION])
@@ -234,9 +219,9 @@ def test_text_encoder_counted_apart_and_independent_of_its_cache():
     assert not model.text_encoder.cache  # nothing computed while tracing stays cached
 
 
-def test_clip_text_encoder_equals_hand_count():
+def test_clip_text_encoder_equals_hand_count(stub_text_model):
     L, n_layers, D, C = 18, 10, 256, 256  # ViT-S-32-alt text tower
-    model = _text_model(
+    model = stub_text_model(
         text_encoder=dict(type='OpenCLIPTextEncoder', model_name='ViT-S-32-alt',
                           context_length=L),
         neck=dict(type='TextBiasNeck', text_dims=C, channels=CHANNELS[-1]))
@@ -252,8 +237,8 @@ def test_clip_text_encoder_equals_hand_count():
     assert report.params_trainable == _num(model) - report.params_text_encoder  # frozen
 
 
-def test_bad_arguments_raise():
-    model = _text_model()
+def test_bad_arguments_raise(stub_text_model):
+    model = stub_text_model()
     with pytest.raises(ValueError, match='caption'):
         count_flops(model, torch.rand(1, 3, 16, 16))
     with pytest.raises(ValueError, match='no \'text\''):

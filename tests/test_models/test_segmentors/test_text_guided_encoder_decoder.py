@@ -1,29 +1,9 @@
 import pytest
 import torch
-from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
-from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import vlseg  # noqa: F401
-
-CHANNELS = (4, 8, 16)
-
-
-def _model(**overrides):
-    cfg = dict(
-        type='TextGuidedEncoderDecoder',
-        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0.0] * 3, std=[255.0] * 3),
-        text_encoder=dict(type='StubTextEncoder', embed_dims=8),
-        backbone=dict(type='UNetEncoder', base_channels=4, channel_mults=(1, 2, 4)),
-        neck=dict(type='TextBiasNeck', text_dims=8, channels=CHANNELS[-1]),
-        decode_head=dict(type='UNetHead', in_channels=CHANNELS,
-                         loss_decode=dict(type='DiceBCELoss')),
-        auxiliary_head=dict(type='UNetHead', in_channels=CHANNELS,
-                            loss_decode=dict(type='DiceBCELoss', loss_weight=0.4)),
-        test_cfg=dict(mode='whole'))
-    cfg.update(overrides)
-    return MODELS.build(ConfigDict(cfg))
 
 
 def _samples(texts, size=16):
@@ -37,8 +17,8 @@ def _samples(texts, size=16):
     return samples
 
 
-def test_captions_reach_text_encoder_and_neck_in_order():
-    model = _model()
+def test_captions_reach_text_encoder_and_neck_in_order(stub_text_model):
+    model = stub_text_model()
     texts = ['lower left lung', 'upper right lung']
     losses = model.loss(torch.rand(2, 3, 16, 16), _samples(texts))
     assert model.text_encoder.seen[-1] == texts
@@ -47,8 +27,8 @@ def test_captions_reach_text_encoder_and_neck_in_order():
     assert {'decode.loss_dice_bce', 'aux.loss_dice_bce', 'decode.acc_seg'} <= set(losses)
 
 
-def test_caption_changes_prediction():
-    model = _model().eval()
+def test_caption_changes_prediction(stub_text_model):
+    model = stub_text_model().eval()
     x = torch.rand(1, 3, 16, 16)
     a = model(x, _samples(['lower left lung']), mode='tensor')
     b = model(x, _samples(['upper right lung']), mode='tensor')
@@ -56,8 +36,8 @@ def test_caption_changes_prediction():
     assert not torch.allclose(a, b)
 
 
-def test_auxiliary_head_runs_only_in_loss():
-    model = _model()
+def test_auxiliary_head_runs_only_in_loss(stub_text_model):
+    model = stub_text_model()
     calls = []
     # BaseDecodeHead.loss calls forward() directly, so hook a submodule it calls
     for m in model.auxiliary_head.modules():
@@ -75,25 +55,25 @@ def test_auxiliary_head_runs_only_in_loss():
     torch.testing.assert_close(preds[0].pred_sem_seg.data, (seg > 0.5).to(seg))
 
 
-def test_gradients_reach_every_trainable_parameter():
-    model = _model()
+def test_gradients_reach_every_trainable_parameter(stub_text_model):
+    model = stub_text_model()
     losses = model.loss(torch.rand(2, 3, 16, 16), _samples(['lower left lung', 'upper']))
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing
 
 
-def test_missing_caption_and_missing_encoder_are_clear_errors():
-    model = _model()
+def test_missing_caption_and_missing_encoder_are_clear_errors(stub_text_model):
+    model = stub_text_model()
     sample = SegDataSample(metainfo=dict(img_shape=(16, 16), ori_shape=(16, 16),
                                          img_path='x.png'))
     with pytest.raises(KeyError, match='x.png'):
         model.extract_feat(torch.rand(1, 3, 16, 16), [sample.metainfo])
     with pytest.raises(ValueError, match='neck accepts text'):
-        _model(text_encoder=None)
+        stub_text_model(text_encoder=None)
 
 
-def test_without_text_encoder_is_plain_encoder_decoder():
-    model = _model(text_encoder=None, neck=None)
+def test_without_text_encoder_is_plain_encoder_decoder(stub_text_model):
+    model = stub_text_model(text_encoder=None, neck=None)
     out = model(torch.rand(1, 3, 16, 16), None, mode='tensor')
     assert out.shape == (1, 1, 16, 16)
