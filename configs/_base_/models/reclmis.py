@@ -18,7 +18,7 @@ model = dict(
     type='TextGuidedEncoderDecoder',
     data_preprocessor=data_preprocessor,
     text_encoder=dict(type='OpenCLIPTextEncoder', model_name='ViT-B-32', context_length=18,
-                      pretrained=None, frozen=True),
+                      pretrained=None, frozen=True, mask_padding_keys=True),
     backbone=dict(type='UNetEncoder', in_channels=3, base_channels=64,
                   channel_mults=(1, 2, 4, 8, 8), norm_cfg=dict(type='BN')),
     neck=dict(

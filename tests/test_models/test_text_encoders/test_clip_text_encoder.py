@@ -375,6 +375,64 @@ def test_quick_gelu_off_uses_gelu():
     assert not any(isinstance(m, QuickGELU) for m in encoder.modules())
 
 
+def reference_masked_padding(encoder, ids, pad_mask):
+    """RecLMIS's encode_text written out per sample: a padded position attends causally to the
+    valid tokens only, i.e. the tower run on the valid prefix plus that one position."""
+    tower = encoder.text_tower
+    out = torch.empty(*ids.shape, encoder.embed_dims)
+    with torch.no_grad():
+        for b in range(ids.shape[0]):
+            valid = int((~pad_mask[b]).sum())
+            for i in range(ids.shape[1]):
+                keep = list(range(min(i + 1, valid))) + ([i] if i >= valid else [])
+                x = tower.token_embedding(ids[b, keep]) + tower.positional_embedding[keep]
+                n = len(keep)
+                causal = torch.full((n, n), float('-inf')).triu(1)
+                if i >= valid:  # the padded query sees the valid prefix, not itself
+                    causal[-1, -1] = float('-inf')
+                x = tower.transformer(x[None], attn_mask=causal)
+                out[b, i] = (tower.ln_final(x) @ tower.text_projection)[0, -1]
+    return out
+
+
+def test_mask_padding_keys_changes_only_padded_positions():
+    torch.manual_seed(0)
+    plain = build_small(context_length=18, cache_size=0)
+    masked = build_small(context_length=18, cache_size=0, mask_padding_keys=True)
+    masked.load_state_dict(plain.state_dict())
+    feats, pad = plain(CAPTIONS)
+    feats_masked, pad_masked = masked(CAPTIONS)
+    assert torch.equal(pad, pad_masked)
+    torch.testing.assert_close(feats_masked[~pad], feats[~pad], atol=1e-5, rtol=1e-5)
+    assert (feats_masked[pad] - feats[pad]).abs().max() > 1e-2  # the option does something
+    ids, _ = masked.tokenize(CAPTIONS)
+    expected = reference_masked_padding(masked, ids, pad)
+    torch.testing.assert_close(feats_masked, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_text_cfg_and_embed_dims_override_tower_size():
+    encoder = build(context_length=24, frozen=False, embed_dims=64,
+                    text_cfg=dict(width=128, heads=4, layers=2))
+    tower = encoder.text_tower
+    assert len(tower.transformer.resblocks) == 2
+    assert tower.token_embedding.weight.shape == (49408, 128)
+    assert encoder.embed_dims == 64
+    feats, pad = encoder(CAPTIONS)
+    assert feats.shape == (3, 24, 64) and pad.shape == (3, 24)
+    feats[~pad].pow(2).mean().backward()
+    assert tower.transformer.resblocks[0].attn.in_proj_weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(text_cfg=dict(vocab_size=10)), 'vocab_size'),
+    (dict(text_cfg=dict(depth=2)), 'depth'),
+    (dict(embed_dims=0), 'embed_dims'),
+])
+def test_bad_overrides_name_the_key(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build(**kwargs)
+
+
 @pytest.mark.parametrize('kwargs', [
     dict(context_length=0),
     dict(context_length=1),

@@ -148,8 +148,9 @@ class CLIPTextEncoder(nn.Module):
 
     Because the mask is causal and padding only follows EOT, a valid token never attends to
     padding: the features at valid positions do not depend on ``context_length`` and equal the
-    per-token features of the full CLIP at length 77. (RecLMIS also adds a key-padding mask; that
-    changes only the features at padded positions, which consumers must ignore via ``pad_mask``.)
+    per-token features of the full CLIP at length 77. RecLMIS also hides padding keys
+    (``mask_padding_keys=True``): that changes only the features at padded positions, which
+    RecLMIS's text adapter and interaction do not ignore.
 
     ``quick_gelu`` defaults to True because the OpenAI CLIP weights (the ``ViT-B-32.pt`` archive
     RecLMIS loads) were trained with QuickGELU, ``x * sigmoid(1.702 x)``; open_clip's plain
@@ -176,6 +177,16 @@ class CLIPTextEncoder(nn.Module):
         cache_size: Maximum number of captions kept by the embedding cache in frozen mode; 0
             disables the cache. Ignored (no cache) when ``frozen=False``.
         quick_gelu: Use QuickGELU activations (OpenAI CLIP weights) instead of ``nn.GELU``.
+        text_cfg: Overrides of the model config's tower size (``width``, ``heads``, ``layers``,
+            ``mlp_ratio``, ``ls_init_value``), e.g. a small tower trained from scratch where no
+            pretrained weights exist. Pretrained weights must match the resulting shapes.
+        embed_dims: Width of the text projection (the output); defaults to the model config's
+            ``embed_dim``.
+        mask_padding_keys: Also hide the padding positions from attention as keys (RecLMIS's
+            ``encode_text``). Valid positions are unchanged (causal attention never sees the
+            padding after them); the features AT padding positions then come from the caption
+            alone, which matters to models that do not ignore them (RecLMIS's Conv1d text
+            adapter and interaction).
 
     Shapes:
         texts: a sequence of B non-empty strings.
@@ -191,13 +202,24 @@ class CLIPTextEncoder(nn.Module):
                  pretrained: Optional[Union[str, os.PathLike]] = None,
                  frozen: bool = True,
                  cache_size: int = 1024,
-                 quick_gelu: bool = True) -> None:
+                 quick_gelu: bool = True,
+                 text_cfg: Optional[dict] = None,
+                 embed_dims: Optional[int] = None,
+                 mask_padding_keys: bool = False) -> None:
         super().__init__()
         model_cfg = open_clip.get_model_config(model_name)
         if model_cfg is None or 'text_cfg' not in model_cfg:
             raise ValueError(f'unknown open_clip model_name={model_name!r}; see '
                              'open_clip.list_models()')
-        text_cfg = dict(model_cfg['text_cfg'])
+        overrides = dict(text_cfg or {})
+        bad = sorted(set(overrides) - (_SUPPORTED_TEXT_CFG - {'context_length', 'vocab_size'}))
+        if bad:
+            raise ValueError(f'text_cfg keys {bad} cannot be overridden; allowed: '
+                             f'{sorted(_SUPPORTED_TEXT_CFG - {"context_length", "vocab_size"})}')
+        if embed_dims is not None and (isinstance(embed_dims, bool)
+                                       or not isinstance(embed_dims, int) or embed_dims < 1):
+            raise ValueError(f'embed_dims must be a positive int or None, got {embed_dims!r}')
+        text_cfg = {**model_cfg['text_cfg'], **overrides}
         unsupported = sorted(set(text_cfg) - _SUPPORTED_TEXT_CFG)
         if unsupported:
             raise ValueError(f'model_name={model_name!r} has text_cfg options {unsupported} that '
@@ -219,8 +241,9 @@ class CLIPTextEncoder(nn.Module):
 
         self.model_name = model_name
         self._frozen = frozen
+        self.mask_padding_keys = mask_padding_keys
         self._context_length = context_length
-        self._embed_dims = int(model_cfg['embed_dim'])
+        self._embed_dims = int(model_cfg['embed_dim'] if embed_dims is None else embed_dims)
         self._tokenizer = tokenizer
         # The tower is built at length L: positional_embedding is (L, D) and the causal attn_mask
         # buffer is (L, L). Pretrained (77, D) position tables are sliced when loaded.
@@ -428,11 +451,13 @@ class CLIPTextEncoder(nn.Module):
         return positions[None, :] > eot_pos[:, None]  # (B, L)
 
     # ------------------------------------------------------------------ forward
-    def encode_tokens(self, ids: Tensor) -> Tensor:
+    def encode_tokens(self, ids: Tensor, pad_mask: Optional[Tensor] = None) -> Tensor:
         """Per-token CLIP text features of token ids (no cache, current grad mode).
 
         Args:
             ids: (B, L') long with L' <= ``context_length``, on the module's device.
+            pad_mask: (B, L') bool, True at padding; used only with ``mask_padding_keys``
+                (computed from the EOT position when None).
 
         Returns:
             (B, L', C) features: ``ln_final`` output projected by ``text_projection`` at every
@@ -447,6 +472,16 @@ class CLIPTextEncoder(nn.Module):
         x = tower.token_embedding(ids).to(cast_dtype)  # (B, L, D)
         x = x + tower.positional_embedding[:L].to(cast_dtype)
         attn_mask = tower.attn_mask[:L, :L]  # (L, L) additive causal mask, -inf above diagonal
+        if self.mask_padding_keys:
+            if pad_mask is None:
+                pad_mask = self.pad_mask_from_ids(ids)
+            # (B, L, L): causal, and no query attends to a padding key. SOT is never padding,
+            # so no row is all -inf. nn.MultiheadAttention takes a 3-D mask per (batch, head).
+            key_mask = torch.zeros(pad_mask.shape, dtype=attn_mask.dtype, device=ids.device)
+            key_mask.masked_fill_(pad_mask.to(ids.device), float('-inf'))
+            attn_mask = attn_mask[None] + key_mask[:, None, :]
+            attn_mask = attn_mask.repeat_interleave(tower.transformer.resblocks[0].attn.num_heads,
+                                                    dim=0)
         # open_clip>=3's Transformer takes batch-first (B, L, D) input whatever its batch_first.
         x = tower.transformer(x, attn_mask=attn_mask)  # (B, L, D)
         x = tower.ln_final(x)
@@ -460,7 +495,8 @@ class CLIPTextEncoder(nn.Module):
         self._record_truncation(truncated, texts)
         reference = self.text_tower.positional_embedding
         # cast back from autocast's dtype so that cached and fresh rows can be stacked
-        feats = self.encode_tokens(ids.to(reference.device)).to(reference.dtype)
+        feats = self.encode_tokens(ids.to(reference.device),
+                                   pad_mask.to(reference.device)).to(reference.dtype)
         return feats, pad_mask.to(reference.device)
 
     def _forward_cached(self, texts: List[str]) -> Tuple[Tensor, Tensor]:
@@ -478,7 +514,8 @@ class CLIPTextEncoder(nn.Module):
             ids, pad_mask, truncated = self._tokenize(misses)
             self._record_truncation(truncated, texts)
             reference = self.text_tower.positional_embedding
-            feats = self.encode_tokens(ids.to(reference.device)).to(reference.dtype)  # (M, L, C)
+            feats = self.encode_tokens(ids.to(reference.device),
+                                   pad_mask.to(reference.device)).to(reference.dtype)  # (M, L, C)
             pad_mask = pad_mask.to(reference.device)  # (M, L)
             for i, text in enumerate(misses):
                 # clone: a row view would keep the whole (M, L, C) batch alive in the cache
