@@ -268,3 +268,23 @@ def test_get_flops_cli_runs_on_unet_synthetic():
     assert 'GMACs' in proc.stdout
     assert '(1, 3, 128, 128)' in proc.stdout
     assert 'aten::max_pool2d x4' in proc.stdout
+
+
+def test_inference_path_counts_multihead_attention_out_proj():
+    """nn.MultiheadAttention runs its out_proj functionally: its weights are still on the path."""
+    from vlseg.utils.flops import _inference_path_modules
+
+    class Net(nn.Module):
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.unused = nn.Linear(8, 8)
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.attn(x, x, x)[0]
+
+    net = Net()
+    on_path = _inference_path_modules(net, lambda: net(torch.rand(1, 3, 8)))
+    assert 'attn' in on_path and 'attn.out_proj' in on_path
+    assert 'unused' not in on_path

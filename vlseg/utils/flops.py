@@ -273,6 +273,11 @@ def _inference_path_modules(model: nn.Module, run: Callable[[], Any]) -> Set[str
         for handle in handles:
             handle.remove()
     names = {name for name, m in model.named_modules() if id(m) in called}
+    # nn.MultiheadAttention applies its out_proj Linear functionally (F.multi_head_attention_
+    # forward), so that child's forward hook never fires although its weights are used.
+    names.update(f'{name}.out_proj' if name else 'out_proj'
+                 for name, m in model.named_modules()
+                 if id(m) in called and isinstance(m, nn.MultiheadAttention))
     on_path = {''}
     for name in names:
         parts = name.split('.')

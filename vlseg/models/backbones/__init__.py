@@ -1,4 +1,5 @@
 """Image encoders."""
+from .lvit_encoder import LViTEncoder
 from .unet_encoder import UNetEncoder
 
-__all__ = ['UNetEncoder']
+__all__ = ['LViTEncoder', 'UNetEncoder']
