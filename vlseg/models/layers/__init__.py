@@ -12,8 +12,14 @@ from .unet_up_block import UNetUpBlock
 from .up_vit import UpViT
 from .vit_block import ViTBlock
 from .vit_mlp import ViTMLP
+from .language_guided_target_enhancement import (LanguageGuidedTargetEnhancement,
+                                                 TargetEnhancementOutput, coordinate_channels)
+from .target_semantic_distance import (TargetDistance, TargetSemanticDistance, resize_target,
+                                       semantic_distance, target_region_pool)
+from .text_pooling import TextPooling, text_pooling
 
 __all__ = ['ConditionedInteraction', 'ConditionedInteractionOutput', 'ConditionedReconstructor',
            'DownViT', 'PLAM', 'PatchEmbed', 'ProbabilityMasking', 'TokenReconstruct',
            'UNetDownBlock', 'UNetUpBlock', 'UpViT', 'ViTBlock', 'ViTMLP', 'conv1d_bn_relu',
            'conv_stack', 'probability_mask']
+__all__ += ['LanguageGuidedTargetEnhancement', 'TargetEnhancementOutput', 'coordinate_channels', 'TargetDistance', 'TargetSemanticDistance', 'resize_target', 'semantic_distance', 'target_region_pool', 'TextPooling', 'text_pooling']

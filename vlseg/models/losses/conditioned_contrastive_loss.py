@@ -41,8 +41,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-__all__ = ['conditioned_similarity', 'conditioned_contrastive_loss', 'same_caption_mask',
-           'ConditionedContrastiveLoss']
+__all__ = ['conditioned_similarity', 'multi_positive_nce', 'conditioned_contrastive_loss',
+           'same_caption_mask', 'ConditionedContrastiveLoss']
 
 _WEIGHT_SOFTMAX_MODES = ('double', 'single')
 
@@ -119,7 +119,7 @@ def conditioned_similarity(text_tokens: Tensor, visual_tokens: Tensor, word_weig
     return (t2v + v2t) / 2
 
 
-def _multi_positive_nce(logits: Tensor, pos_mask: Tensor) -> Tensor:
+def multi_positive_nce(logits: Tensor, pos_mask: Tensor) -> Tensor:
     """Row-wise ``-log(Σ_pos exp / Σ_all exp)``, averaged over the rows. (B, B) -> scalar."""
     log_all = torch.logsumexp(logits, dim=1)  # (B,)
     log_pos = torch.logsumexp(logits.masked_fill(~pos_mask, float('-inf')), dim=1)  # (B,)
@@ -180,7 +180,7 @@ def conditioned_contrastive_loss(text_tokens: Tensor, visual_tokens: Tensor,
         raise ValueError(f'pos_mask must be (B, B) = {(B, B)}, got {tuple(pos_mask.shape)}')
     pos = pos_mask.to(device=logits.device, dtype=torch.bool)
     pos = pos | torch.eye(B, dtype=torch.bool, device=logits.device)  # (B, B)
-    return (_multi_positive_nce(logits, pos) + _multi_positive_nce(logits.t(), pos.t())) / 2
+    return (multi_positive_nce(logits, pos) + multi_positive_nce(logits.t(), pos.t())) / 2
 
 
 def same_caption_mask(captions: Sequence[str],

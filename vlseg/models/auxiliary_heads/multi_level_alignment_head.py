@@ -1,0 +1,96 @@
+"""Training-only multi-level target-informed contrastive alignment of TMCA (reconstruction)."""
+import math
+from typing import List, Optional, Sequence
+
+import torch
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+from ..layers import TargetSemanticDistance
+
+__all__ = ['MultiLevelAlignmentHead']
+
+
+@MODELS.register_module()
+class MultiLevelAlignmentHead(BaseModule):
+    """Aligns captions with the ground-truth target region at several encoder levels.
+
+    At every level in ``levels`` (low-level stages included) the pixel embeddings and caption
+    embedding of the neck's image-text space (:class:`~vlseg.models.necks.AlignedFeatures`) go
+    through :class:`~vlseg.models.layers.TargetSemanticDistance` with the ground-truth mask of each
+    sample (``data_samples[i].gt_sem_seg``, resized to the level), and the distances through the
+    contrastive loss (:class:`~vlseg.models.losses.TargetContrastiveLoss`). Level l contributes
+    ``level_weights[l] · loss_decode(...)`` under the key ``<loss_name>_l<level>``.
+
+    The head owns one temperature per level (CLIP-style: ``logit_scale = exp(θ)``, initialised
+    to 1 / 0.07 and clamped to ``max_logit_scale``), learnable by default. It has only
+    :meth:`loss`: auxiliary heads never run at inference.
+
+    Args:
+        levels: Encoder levels to align; each must be one of the neck's enhanced levels.
+        logit_scale: Initial 1 / temperature.
+        learnable_scale: Learn the log scale of every level instead of keeping it fixed.
+        max_logit_scale: Upper clamp of the scale (CLIP: 100).
+        level_weights: Multiplier per level. Defaults to 1 for every level.
+        mask_resize: ``'area'`` or ``'nearest'`` resizing of the mask to each level.
+        normalize_pixels: L2-normalise pixel embeddings before pooling them over a region.
+        ignore_index: Label of ignored pixels (padding); they belong to no region.
+        loss_decode: Config of :class:`TargetContrastiveLoss`.
+    """
+
+    def __init__(self, levels: Sequence[int] = (0, 1, 2, 3, 4), logit_scale: float = 1 / 0.07,
+                 learnable_scale: bool = True, max_logit_scale: float = 100.0,
+                 level_weights: Optional[Sequence[float]] = None, mask_resize: str = 'area',
+                 normalize_pixels: bool = True, ignore_index: int = 255,
+                 loss_decode: dict = dict(type='TargetContrastiveLoss', loss_weight=0.1),
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg)
+        self.levels = tuple(levels)
+        if not self.levels or len(set(self.levels)) != len(self.levels) or \
+                any(i < 0 for i in self.levels):
+            raise ValueError(f'levels must be distinct non-negative indices, got {levels}')
+        if not 0 < logit_scale <= max_logit_scale:
+            raise ValueError(f'logit_scale must be in (0, max_logit_scale={max_logit_scale}], '
+                             f'got {logit_scale}')
+        weights = [1.0] * len(self.levels) if level_weights is None else list(level_weights)
+        if len(weights) != len(self.levels) or any(w < 0 for w in weights):
+            raise ValueError(f'level_weights must be {len(self.levels)} values >= 0, got '
+                             f'{level_weights}')
+        self.level_weights = weights
+        self.max_log_scale = math.log(max_logit_scale)
+        log_scale = torch.full((len(self.levels), ), math.log(logit_scale))
+        if learnable_scale:
+            self.log_logit_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer('log_logit_scale', log_scale, persistent=False)
+        self.ignore_index = ignore_index
+        self.distance = TargetSemanticDistance(mask_resize, normalize_pixels)
+        self.loss_decode = MODELS.build(loss_decode)
+
+    def _targets(self, batch_data_samples: List):
+        gt = torch.stack([s.gt_sem_seg.data for s in batch_data_samples])  # (B, 1, H, W)
+        valid = gt != self.ignore_index  # (B, 1, H, W)
+        return (gt > 0) & valid, valid
+
+    def loss(self, inputs, batch_data_samples: List, train_cfg=None) -> dict:
+        for name in ('levels', 'visual_embeds', 'text_embeds'):
+            if not hasattr(inputs, name):
+                raise ValueError(f'MultiLevelAlignmentHead needs neck outputs with `{name}` '
+                                 '(e.g. TargetEnhancementNeck)')
+        missing = [i for i in self.levels if i not in inputs.levels]
+        if missing:
+            raise ValueError(f'levels {missing} are not among the neck levels {inputs.levels}')
+        target, valid = self._targets(batch_data_samples)
+        captions = [s.metainfo.get('text') for s in batch_data_samples]
+        scales = self.log_logit_scale.clamp(max=self.max_log_scale).exp()  # (num_levels,)
+        losses = {}
+        for k, level in enumerate(self.levels):
+            j = inputs.levels.index(level)
+            embeds: Tensor = inputs.visual_embeds[j]  # (B, D, H_l, W_l)
+            dist = self.distance(embeds, inputs.text_embeds[j], target.to(embeds.device),
+                                 valid.to(embeds.device))
+            loss = self.loss_decode(*dist, logit_scale=scales[k], captions=captions)
+            losses[f'{self.loss_decode.loss_name}_l{level}'] = self.level_weights[k] * loss
+            losses[f'align_scale_l{level}'] = scales[k].detach()
+        return losses
