@@ -21,7 +21,9 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    'tests': ['pytest>=8'],
+    # HuggingFace text encoders (HFTextEncoder: BERT as in LAVT / DMMI)
+    'hf': ['transformers'],
+    'tests': ['pytest>=8', 'transformers'],
 }
 
 setup(

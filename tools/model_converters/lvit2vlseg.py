@@ -18,16 +18,16 @@ Example:
     python tools/model_converters/lvit2vlseg.py LViT_QaTa.pth lvit_qata_official.pth
 """
 import argparse
-import os
 import os.path as osp
 import re
 import sys
-import tempfile
 from typing import Dict, List, Tuple
 
 import torch
 
-DROP = None
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from checkpoint_io import (DROP, load_official_state_dict, rename_keys,  # noqa: E402
+                           report_and_save)
 VIT = r'^(down|up)Vit([1-3]?)\.'  # downVit, downVit1..3, upVit, upVit1..3
 # (pattern, replacement or DROP); the first matching rule wins. Replacements use re.sub syntax;
 # {down}/{up} are 0-based CNN stage indices, {level} the 0-based ViT level.
@@ -96,17 +96,7 @@ def convert(
         state_dict: Dict[str, torch.Tensor]
 ) -> Tuple[Dict[str, torch.Tensor], List[str], List[str]]:
     """Maps an official state dict; returns (converted, dropped keys, unmapped keys)."""
-    converted, dropped, unmapped = {}, [], []
-    for key, value in state_dict.items():
-        bare = key[len('module.'):] if key.startswith('module.') else key
-        new = map_key(bare)
-        if new is DROP:
-            dropped.append(key)
-        elif not new:
-            unmapped.append(key)
-        else:
-            converted[new] = value
-    return converted, dropped, unmapped
+    return rename_keys(state_dict, map_key)
 
 
 def main() -> None:
@@ -114,31 +104,12 @@ def main() -> None:
     parser.add_argument('src', help='official LViT checkpoint')
     parser.add_argument('dst', help='output file for vlseg')
     args = parser.parse_args()
-    if not osp.isfile(args.src):
-        sys.exit(f'error: checkpoint not found: {args.src}')
-    # Official checkpoints are plain tensors under 'state_dict'; no unpickling of objects needed.
-    checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
-    state_dict = checkpoint.get('state_dict', checkpoint)
+    state_dict = load_official_state_dict(args.src)
     converted, dropped, unmapped = convert(state_dict)
-    num_dropped = sum(state_dict[k].numel() for k in dropped)
-    print(f'mapped {len(converted)} tensors, dropped {len(dropped)} ({num_dropped / 1e6:.2f} M '
-          'values) that the official model never runs (Up-ViT embeddings, ViT norm/head, unused '
-          'CTBNs, PLAM conv_sig, pix_module1..4)')
-    if unmapped:
-        print(f'error: {len(unmapped)} keys could not be mapped, nothing written:')
-        for key in unmapped:
-            print(f'  {key}')
-        sys.exit(1)
-    # Write next to the destination, then rename: no half-written file on failure.
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(osp.abspath(args.dst)), suffix='.tmp')
-    os.close(fd)
-    try:
-        torch.save({'state_dict': converted}, tmp)
-        os.replace(tmp, args.dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-    print(f'wrote {args.dst}')
+    report_and_save(converted, dropped, unmapped, args.dst,
+                    'the official model never runs them: Up-ViT embeddings, ViT norm/head, '
+                    'unused CTBNs, PLAM conv_sig, pix_module1..4',
+                    sum(state_dict[k].numel() for k in dropped))
 
 
 if __name__ == '__main__':

@@ -11,16 +11,16 @@ Example:
     python tools/model_converters/reclmis2vlseg.py RecLMIS_Covid19.pth reclmis_qata_official.pth
 """
 import argparse
-import os
 import os.path as osp
 import re
 import sys
-import tempfile
 from typing import Dict, List, Tuple
 
 import torch
 
-DROP = None
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from checkpoint_io import (DROP, load_official_state_dict, rename_keys,  # noqa: E402
+                           report_and_save)
 # (pattern, replacement or DROP); the first matching rule wins. Replacements use re.sub syntax.
 RULES: List[Tuple[str, str]] = [
     (r'^clip\.visual\.', DROP),
@@ -73,19 +73,13 @@ def map_key(key: str):
 def convert(state_dict: Dict[str, torch.Tensor],
             context_length: int = 18) -> Tuple[Dict[str, torch.Tensor], List[str], List[str]]:
     """Maps an official state dict; returns (converted, dropped keys, unmapped keys)."""
-    converted, dropped, unmapped = {}, [], []
-    for key, value in state_dict.items():
-        bare = key[len('module.'):] if key.startswith('module.') else key
-        new = map_key(bare)
-        if new is DROP:
-            dropped.append(key)
-        elif not new:
-            unmapped.append(key)
-        else:
-            if new == 'text_encoder.text_tower.positional_embedding':
-                value = value[:context_length]
-            converted[new] = value
-    return converted, dropped, unmapped
+
+    def slice_positions(name: str, value: torch.Tensor) -> torch.Tensor:
+        if name == 'text_encoder.text_tower.positional_embedding':
+            return value[:context_length]
+        return value
+
+    return rename_keys(state_dict, map_key, slice_positions)
 
 
 def main() -> None:
@@ -95,29 +89,11 @@ def main() -> None:
     parser.add_argument('--context-length', type=int, default=18,
                         help='CLIP tokens of the target config (RecLMIS QaTa/MosMed+: 18)')
     args = parser.parse_args()
-    if not osp.isfile(args.src):
-        sys.exit(f'error: checkpoint not found: {args.src}')
-    # Official checkpoints are plain tensors under 'state_dict'; no unpickling of objects needed.
-    checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
-    state_dict = checkpoint.get('state_dict', checkpoint)
+    state_dict = load_official_state_dict(args.src)
     converted, dropped, unmapped = convert(state_dict, args.context_length)
-    print(f'mapped {len(converted)} tensors, dropped {len(dropped)} that vlseg does not build '
-          f'(CLIP visual tower, logit_scale, PLAM conv_sig, decoder1 cross-attention)')
-    if unmapped:
-        print(f'error: {len(unmapped)} keys could not be mapped, nothing written:')
-        for key in unmapped:
-            print(f'  {key}')
-        sys.exit(1)
-    # Write next to the destination, then rename: no half-written file on failure.
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(osp.abspath(args.dst)), suffix='.tmp')
-    os.close(fd)
-    try:
-        torch.save({'state_dict': converted}, tmp)
-        os.replace(tmp, args.dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-    print(f'wrote {args.dst}')
+    report_and_save(converted, dropped, unmapped, args.dst,
+                    'CLIP visual tower, logit_scale, PLAM conv_sig, decoder1 cross-attention',
+                    sum(state_dict[k].numel() for k in dropped))
 
 
 if __name__ == '__main__':

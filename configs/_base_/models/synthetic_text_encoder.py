@@ -1,5 +1,6 @@
-# The text encoder of every *_synthetic.py config, so that the synthetic comparison isolates the
-# fusion design: the CLIP text transformer (BPE tokenizer, causal attention) at a small size
+# The text encoder of the baselines' *_synthetic.py configs (LViT, LAVT, DMMI, TMCA), so that the
+# synthetic comparison isolates the fusion design (reclmis_synthetic.py keeps a frozen random
+# ViT-B/32 tower; its header gives the measurements): the CLIP text transformer (BPE tokenizer, causal attention) at a small size
 # (2 layers, width 128) trained from scratch, 24 tokens so that no synthetic caption is cut.
 # No pretrained CLIP can be downloaded here, and a frozen ViT-B/32 tower with random weights is
 # no stand-in for one: its 12 random layers map all tokens of a caption to nearly the same

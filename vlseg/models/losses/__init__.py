@@ -3,11 +3,15 @@ from .conditioned_contrastive_loss import (ConditionedContrastiveLoss, condition
                                            conditioned_similarity, multi_positive_nce,
                                            same_caption_mask)
 from .dice_bce_loss import DiceBCELoss, bce_loss, soft_dice_loss
+from .image_text_contrastive_loss import ImageTextContrastiveLoss, image_text_contrastive_loss
 from .reconstruction_loss import ReconstructionLoss, reconstruction_loss
 from .target_contrastive_loss import TargetContrastiveLoss, target_contrastive_loss
+from .token_cosine_loss import TokenCosineLoss, token_cosine_loss
 
-__all__ = ['ConditionedContrastiveLoss', 'DiceBCELoss', 'ReconstructionLoss', 'bce_loss',
-           'conditioned_contrastive_loss', 'conditioned_similarity', 'reconstruction_loss',
-           'same_caption_mask', 'soft_dice_loss']
-__all__ += ['TargetContrastiveLoss', 'target_contrastive_loss']
-__all__ += ['multi_positive_nce']
+__all__ = [
+    'ConditionedContrastiveLoss', 'DiceBCELoss', 'ImageTextContrastiveLoss', 'ReconstructionLoss',
+    'TargetContrastiveLoss', 'TokenCosineLoss', 'bce_loss', 'conditioned_contrastive_loss',
+    'conditioned_similarity', 'image_text_contrastive_loss', 'multi_positive_nce',
+    'reconstruction_loss', 'same_caption_mask', 'soft_dice_loss', 'target_contrastive_loss',
+    'token_cosine_loss'
+]

@@ -119,11 +119,17 @@ def conditioned_similarity(text_tokens: Tensor, visual_tokens: Tensor, word_weig
     return (t2v + v2t) / 2
 
 
-def multi_positive_nce(logits: Tensor, pos_mask: Tensor) -> Tensor:
-    """Row-wise ``-log(Σ_pos exp / Σ_all exp)``, averaged over the rows. (B, B) -> scalar."""
+def multi_positive_nce(logits: Tensor, pos_mask: Tensor, reduction: str = 'mean') -> Tensor:
+    """Row-wise ``-log(Σ_pos exp / Σ_all exp)``; with one positive per row, the cross-entropy.
+
+    Shapes: logits, pos_mask (B, B') -> scalar (``reduction='mean'``) or (B,) (``'none'``).
+    """
+    if reduction not in ('mean', 'none'):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     log_all = torch.logsumexp(logits, dim=1)  # (B,)
     log_pos = torch.logsumexp(logits.masked_fill(~pos_mask, float('-inf')), dim=1)  # (B,)
-    return (log_all - log_pos).mean()
+    per_row = log_all - log_pos
+    return per_row.mean() if reduction == 'mean' else per_row
 
 
 def conditioned_contrastive_loss(text_tokens: Tensor, visual_tokens: Tensor,

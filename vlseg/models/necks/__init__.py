@@ -2,5 +2,5 @@
 from .conditioned_interaction_neck import ConditionedInteractionNeck, InteractionFeatures
 from .target_enhancement_neck import AlignedFeatures, TargetEnhancementNeck
 
-__all__ = ['ConditionedInteractionNeck', 'InteractionFeatures']
-__all__ += ['AlignedFeatures', 'TargetEnhancementNeck']
+__all__ = ['AlignedFeatures', 'ConditionedInteractionNeck', 'InteractionFeatures',
+           'TargetEnhancementNeck']

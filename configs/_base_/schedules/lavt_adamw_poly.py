@@ -1,0 +1,31 @@
+# The LAVT / DMMI schedule (REFERENCE_MODELS.md §5.2, §6.2): AdamW lr 5e-5, weight decay 0.01
+# except on parameters whose name contains "norm", absolute_pos_embed or
+# relative_position_bias_table (LAVT excludes them in its backbone; no other vlseg module has
+# "norm" in a parameter name: ConvModule calls its BN "bn", BERT "LayerNorm", CLIP "ln_*");
+# poly decay (1 - it / total)^0.9 stepped every iteration over 40 epochs; validation every epoch,
+# the best checkpoint selected on val mDice.
+max_epochs = 40
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=5e-5, weight_decay=0.01),
+    paramwise_cfg=dict(custom_keys={
+        'norm': dict(decay_mult=0.0),
+        'absolute_pos_embed': dict(decay_mult=0.0),
+        'relative_position_bias_table': dict(decay_mult=0.0),
+    }))
+param_scheduler = [
+    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=max_epochs, by_epoch=True,
+         convert_to_iter_based=True)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1,
+                    save_best='mDice', rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
+log_processor = dict(by_epoch=True)

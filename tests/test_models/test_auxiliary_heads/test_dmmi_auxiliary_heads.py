@@ -1,0 +1,124 @@
+"""DMMI's training-only heads: entity-masked text reconstruction and image-text contrast."""
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import vlseg  # noqa: F401
+from vlseg.models.backbones import LanguageFeatures
+from vlseg.models.losses import image_text_contrastive_loss, token_cosine_loss
+
+C, CT = 8, 16
+
+
+def _inputs(batch=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    feats = LanguageFeatures([])
+    feats.decoder_maps = tuple(torch.randn(batch, C, s, s, generator=g) for s in (2, 4, 8))
+    feats.refined_text = torch.randn(batch, 5, CT, generator=g, requires_grad=True)
+    feats.text_pad_mask = torch.zeros(batch, 5, dtype=torch.bool)
+    feats.text_pad_mask[0, 3:] = True
+    feats.masked_text_features = torch.randn(batch, 5, CT, generator=g)
+    feats.masked_positions = torch.zeros(batch, 5, dtype=torch.bool)
+    feats.masked_positions[:, 1] = True
+    return feats
+
+
+def _samples(texts=('a', 'b', 'a'), empty=(False, False, True)):
+    out = []
+    for text, is_empty in zip(texts, empty):
+        s = SegDataSample(metainfo=dict(text=text))
+        mask = torch.zeros(1, 8, 8, dtype=torch.long)
+        if not is_empty:
+            mask[0, 2:5, 2:5] = 1
+        s.gt_sem_seg = PixelData(data=mask)
+        out.append(s)
+    return out
+
+
+def _rec_head(**kwargs):
+    torch.manual_seed(0)
+    return MODELS.build(dict(type='TextReconstructionHead', in_channels=C, text_dims=CT,
+                             num_heads=4, ffn_dims=32, **kwargs))
+
+
+def _con_head(**kwargs):
+    torch.manual_seed(0)
+    return MODELS.build(dict(type='ImageTextContrastiveHead', in_channels=C, text_dims=CT,
+                             **kwargs))
+
+
+def test_reconstruction_reads_the_masked_caption_and_the_eighth_map(one_thread):
+    head = _rec_head().eval()  # eval: dropout off, BN on running stats
+    inputs = _inputs()
+    losses = head.loss(inputs, _samples())
+    rec = head.reconstruct(inputs.decoder_maps[1], inputs.masked_text_features)
+    assert rec.shape == (3, 5, CT)
+    expected = 0.01 * token_cosine_loss(rec, inputs.refined_text, ~inputs.text_pad_mask,
+                                        torch.tensor([1.0, 1.0, 0.0]))  # sample 2: no target
+    torch.testing.assert_close(losses['loss_text_rec'], expected)
+    losses['loss_text_rec'].backward()
+    assert inputs.refined_text.grad is None  # stop-gradient on the target (DMMI)
+    assert all(p.grad is not None for p in head.parameters())
+
+
+def test_reconstruction_on_masked_tokens_only(one_thread):
+    head = _rec_head(loss_tokens='masked', skip_empty_targets=False).eval()
+    inputs = _inputs()
+    rec = head.reconstruct(inputs.decoder_maps[1], inputs.masked_text_features)
+    expected = 0.01 * (1 - F.cosine_similarity(rec[:, 1], inputs.refined_text[:, 1], -1).mean())
+    torch.testing.assert_close(head.loss(inputs, _samples())['loss_text_rec'], expected)
+
+
+def test_reconstruction_errors_name_the_missing_part():
+    head = _rec_head()
+    inputs = _inputs()
+    inputs.masked_text_features = None
+    with pytest.raises(ValueError, match='EntityMaskedTextEncoder'):
+        head.loss(inputs, _samples())
+    del inputs.decoder_maps
+    with pytest.raises(ValueError, match='DMMIHead'):
+        head.loss(inputs, _samples())
+    with pytest.raises(ValueError, match='loss_tokens'):
+        _rec_head(loss_tokens='all')
+
+
+def test_contrastive_embeddings_follow_cross_layer_fuse(one_thread):
+    head = _con_head()
+    inputs = _inputs()
+    m16, m8, m4 = inputs.decoder_maps
+    fuse1, fuse2 = head.cross_layer_fuse
+    img = fuse2(torch.cat([fuse1(torch.cat([m16.mean((2, 3)), m8.mean((2, 3))], 1)),
+                           m4.mean((2, 3))], 1))
+    torch.testing.assert_close(head.image_embedding(inputs.decoder_maps), img)
+    words = head.text_proj(inputs.refined_text.transpose(1, 2))  # (B, Ct, L)
+    torch.testing.assert_close(head.text_embedding(inputs.refined_text, inputs.text_pad_mask),
+                               words.mean(2))  # DMMI: padding positions included
+    valid = _con_head(text_pooling='valid')
+    pooled = valid.text_embedding(inputs.refined_text, inputs.text_pad_mask)
+    torch.testing.assert_close(pooled[0], words[0, :, :3].mean(1))
+    losses = head.loss(inputs, _samples())
+    expected = 0.01 * image_text_contrastive_loss(img, words.mean(2), 0.05,
+                                                  torch.tensor([1.0, 1.0, 0.0]))
+    torch.testing.assert_close(losses['loss_itc'], expected)
+    losses['loss_itc'].backward()
+    assert inputs.refined_text.grad is not None  # the words learn from the contrast
+    assert all(p.grad is not None for p in head.parameters())
+
+
+def test_identical_captions_as_positives(one_thread):
+    head = _con_head(same_caption='positive', skip_empty_targets=False)
+    inputs = _inputs()
+    img = head.image_embedding(inputs.decoder_maps)
+    txt = head.text_embedding(inputs.refined_text, inputs.text_pad_mask)
+    pos = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=torch.bool)  # 'a', 'b', 'a'
+    expected = 0.01 * image_text_contrastive_loss(img, txt, 0.05, pos_mask=pos)
+    torch.testing.assert_close(head.loss(inputs, _samples())['loss_itc'], expected)
+
+
+@pytest.mark.parametrize('kwargs', [dict(text_pooling='mean'), dict(same_caption='ignore')])
+def test_contrastive_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        _con_head(**kwargs)

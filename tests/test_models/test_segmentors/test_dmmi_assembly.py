@@ -1,0 +1,135 @@
+"""DMMI assembled from registered parts: training runs every branch, inference none."""
+import os.path as osp
+import re
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import vlseg  # noqa: F401
+from vlseg.datasets.synthetic import generate_sample
+
+SIZE = 64
+CT = 16
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+# Conv biases right before an InstanceNorm get an analytically zero gradient (as in DMMI).
+IN_CANCELLED = re.compile(r'(reduce|expand|visual_out|pixel_keys\.\d|pixel_values)\.0\.bias$')
+TEXTS = ['Unilateral pulmonary infection, one infected area, lower left lung.',
+         'Bilateral pulmonary infection, two infected areas, upper left lung and lower right '
+         'lung.']
+
+
+def _tiny_dmmi():
+    cfg = dict(
+        type='TextGuidedEncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0.0] * 3, std=[255.0] * 3),
+        text_encoder=dict(
+            type='EntityMaskedTextEncoder', mask_token='mask', seed=0,
+            encoder=dict(type='OpenCLIPTextEncoder', model_name='ViT-B-32', context_length=24,
+                         pretrained=None, frozen=False, embed_dims=CT,
+                         text_cfg=dict(width=32, heads=2, layers=1))),
+        backbone=dict(type='LanguageSwin', embed_dims=8, depths=(1, 1, 2, 1),
+                      num_heads=(1, 2, 2, 4), window_size=4, img_size=SIZE, drop_path_rate=0.1,
+                      text_dims=CT, fusion=dict(type='BidirectionalFusion')),
+        decode_head=dict(type='DMMIHead', in_channels=(8, 16, 32, 64), channels=16,
+                         text_dims=CT, num_heads=4, ffn_dims=32,
+                         loss_decode=dict(type='DiceBCELoss')),
+        auxiliary_head=[
+            dict(type='TextReconstructionHead', in_channels=16, text_dims=CT, num_heads=4,
+                 ffn_dims=32),
+            dict(type='ImageTextContrastiveHead', in_channels=16, text_dims=CT),
+        ],
+        test_cfg=dict(mode='whole'))
+    return MODELS.build(ConfigDict(cfg))
+
+
+def _samples(texts, masks=None, size=SIZE):
+    out = []
+    for i, text in enumerate(texts):
+        s = SegDataSample(metainfo=dict(text=text, img_shape=(size, size),
+                                        ori_shape=(size, size), pad_shape=(size, size)))
+        mask = masks[i] if masks is not None else torch.randint(0, 2, (size, size))
+        s.gt_sem_seg = PixelData(data=mask[None])
+        out.append(s)
+    return out
+
+
+def _training_only_calls(model):
+    """Counts calls of the auxiliary heads' modules and of the masked-caption encoding."""
+    calls = []
+    for m in model.auxiliary_head.modules():
+        m.register_forward_hook(lambda *args: calls.append('aux'))
+    wrapper = model.text_encoder
+    mask = wrapper.mask
+    wrapper.mask = lambda texts: calls.append('mask') or mask(texts)
+    return calls
+
+
+def test_training_runs_every_branch_and_gradients_reach_all_trainable_parameters(one_thread):
+    torch.manual_seed(0)
+    model = _tiny_dmmi()
+    losses = model.loss(torch.rand(2, 3, SIZE, SIZE), _samples(TEXTS))
+    assert {'decode.loss_dice_bce', 'aux_0.loss_text_rec', 'aux_1.loss_itc'} <= set(losses)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    missing = [n for n, p in model.named_parameters()
+               if p.requires_grad and (p.grad is None or not p.grad.any())
+               and not IN_CANCELLED.search(n)]
+    assert not missing
+
+
+def test_no_training_only_part_runs_in_predict_or_tensor_mode(one_thread):
+    model = _tiny_dmmi()
+    calls = _training_only_calls(model)
+    model.eval()
+    x = torch.rand(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        preds = model(x, _samples(TEXTS), mode='predict')
+        out = model(x, _samples(TEXTS), mode='tensor')
+    assert calls == []
+    assert out.shape == (2, 1, SIZE, SIZE) and preds[0].pred_sem_seg.data.shape == (1, SIZE, SIZE)
+    model.train()
+    model.loss(x, _samples(TEXTS))
+    assert 'aux' in calls and 'mask' in calls, 'the hooks must fire in training'
+
+
+def test_caption_changes_the_prediction(one_thread):
+    torch.manual_seed(0)
+    model = _tiny_dmmi().eval()
+    x = torch.rand(1, 3, SIZE, SIZE)
+    with torch.no_grad():
+        a = model(x, _samples(TEXTS[:1]), mode='tensor')
+        b = model(x, _samples(TEXTS[1:]), mode='tensor')
+    assert not torch.allclose(a, b)
+
+
+def test_loss_falls_on_tiny_synthetic_data(one_thread):
+    torch.manual_seed(0)
+    model = _tiny_dmmi()
+    data = [generate_sample(0, 'train', i, image_size=SIZE) for i in range(4)]
+    images = torch.stack([torch.from_numpy(s.image).float().div(255).expand(3, -1, -1)
+                          for s in data])
+    masks = [torch.from_numpy(s.mask > 0).long() for s in data]
+    samples = _samples([s.caption for s in data], masks)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    history = []
+    for _ in range(12):
+        losses = model.loss(images, samples)
+        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append(losses['decode.loss_dice_bce'].item())
+    assert history[-1] < 0.9 * history[0], history
+
+
+def test_synthetic_config_trains_one_step(one_thread):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'dmmi_synthetic.py'))
+    model = MODELS.build(cfg.model)
+    assert model.text_encoder.encoder.embed_dims == model.backbone.text_dims == 128
+    losses = model.loss(torch.rand(2, 3, 128, 128), _samples(TEXTS, size=128))
+    assert {'decode.loss_dice_bce', 'aux_0.loss_text_rec', 'aux_1.loss_itc'} <= set(losses)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    tower = model.text_encoder.encoder.text_tower
+    assert tower.token_embedding.weight.grad is not None

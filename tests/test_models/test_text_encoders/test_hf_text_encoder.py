@@ -1,0 +1,85 @@
+"""HFTextEncoder on a tiny random BERT written to a temporary directory (nothing downloaded)."""
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+import vlseg  # noqa: F401
+from vlseg.models.text_encoders import hf_text_encoder
+
+pytest.importorskip('transformers')
+
+CAPTION = 'Unilateral pulmonary infection, one infected area, lower left lung.'
+# [CLS] uni ##lateral pulmonary infection , one infected area , lower left lung . [SEP]
+CAPTION_IDS = [2, 5, 6, 8, 9, 10, 12, 14, 15, 10, 19, 20, 22, 11, 3]
+
+
+def _build(tiny_bert_dir, **kwargs):
+    return MODELS.build(dict(type='HFTextEncoder', model_path=tiny_bert_dir, **kwargs))
+
+
+def test_tokenize_pads_and_cuts_like_lavt(tiny_bert_dir):
+    encoder = _build(tiny_bert_dir, max_length=20)
+    ids, pad = encoder.tokenize([CAPTION, 'bi lung'])
+    assert ids.shape == pad.shape == (2, 20)
+    assert ids[0, :15].tolist() == CAPTION_IDS and (ids[0, 15:] == 0).all()
+    assert ids[1, :4].tolist() == [2, 7, 22, 3]
+    assert pad[0].tolist() == [False] * 15 + [True] * 5
+    assert pad[1].tolist() == [False] * 4 + [True] * 16
+    short = _build(tiny_bert_dir, max_length=6)
+    ids, pad = short.tokenize([CAPTION])
+    assert ids[0].tolist() == CAPTION_IDS[:6] and not pad.any()  # cut: no [SEP]
+
+
+def test_forward_shapes_padding_and_features(tiny_bert_dir, one_thread):
+    encoder = _build(tiny_bert_dir, max_length=20).eval()
+    feats, pad = encoder([CAPTION, 'bi lung'])
+    assert feats.shape == (2, 20, 16) and pad.dtype == torch.bool
+    assert encoder.embed_dims == 16 and encoder.context_length == 20
+    assert encoder.mask_token_id == 4 and encoder.pad_token_id == 0
+    # the padding is hidden from attention: the valid features do not depend on max_length
+    long_feats, _ = _build(tiny_bert_dir, max_length=30).eval()(['bi lung'])
+    torch.testing.assert_close(feats[1, :4], long_feats[0, :4], atol=1e-5, rtol=1e-5)
+    assert encoder.model.pooler is None
+
+
+def test_trainable_layers_freeze_embeddings_and_upper_layers(tiny_bert_dir, one_thread):
+    encoder = _build(tiny_bert_dir, trainable_layers=(0, 1)).train()
+    trainable = {n.split('.')[0] + '.' + n.split('.')[2] if n.startswith('encoder') else
+                 n.split('.')[0] for n, p in encoder.model.named_parameters() if p.requires_grad}
+    assert trainable == {'encoder.0', 'encoder.1'}
+    feats, pad = encoder([CAPTION, 'bi lung'])
+    feats[~pad].sum().backward()
+    for name, p in encoder.model.named_parameters():
+        if p.requires_grad:  # gradients flow through layer 2 into layers 0 and 1
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+        else:
+            assert p.grad is None, name
+    assert encoder.model.training  # LAVT keeps the whole BERT in train mode
+
+
+def test_frozen_mode_has_no_gradients_and_stays_in_eval(tiny_bert_dir):
+    encoder = _build(tiny_bert_dir, frozen=True)
+    encoder.train()
+    assert not encoder.model.training
+    assert not any(p.requires_grad for p in encoder.parameters())
+    feats, _ = encoder([CAPTION])
+    assert not feats.requires_grad
+
+
+def test_all_layers_train_by_default(tiny_bert_dir):
+    encoder = _build(tiny_bert_dir)
+    assert all(p.requires_grad for p in encoder.parameters())
+
+
+def test_errors(tiny_bert_dir, tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match='model_path'):
+        _build(str(tmp_path / 'missing'))
+    with pytest.raises(ValueError, match='trainable_layers'):
+        _build(tiny_bert_dir, trainable_layers=(0, 3))
+    with pytest.raises(ValueError, match='max_length'):
+        _build(tiny_bert_dir, max_length=64)
+    with pytest.raises(ValueError, match='caption 1'):
+        _build(tiny_bert_dir).tokenize([CAPTION, ' '])
+    monkeypatch.setattr(hf_text_encoder, 'AutoModel', None)
+    with pytest.raises(ImportError, match=r'vlseg\[hf\]'):
+        _build(tiny_bert_dir)

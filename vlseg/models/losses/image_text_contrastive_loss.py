@@ -1,0 +1,85 @@
+"""Symmetric image-text InfoNCE with per-sample weights (DMMI's contrastive term, §6.2)."""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+from .conditioned_contrastive_loss import multi_positive_nce
+
+__all__ = ['ImageTextContrastiveLoss', 'image_text_contrastive_loss']
+
+
+def image_text_contrastive_loss(img_emb: Tensor, txt_emb: Tensor, temperature: float = 0.05,
+                                sample_weights: Optional[Tensor] = None,
+                                pos_mask: Optional[Tensor] = None) -> Tensor:
+    """``mean_b(w_b CE_i2t,b) + mean_b(w_b CE_t2i,b)`` over cosine logits divided by tau.
+
+    As DMMI's ``Contrastive_Loss``: both embeddings are L2-normalised, the logits are
+    ``img @ txt^T / temperature`` with the matching pairs on the diagonal, the two directions
+    are **summed** (not averaged), and each direction is the batch mean of the per-sample loss
+    times its weight (DMMI's ``target_flag``).
+
+    Args:
+        img_emb: Image embeddings.
+        txt_emb: Text embeddings.
+        temperature: tau (DMMI: 0.05).
+        sample_weights: Weight per sample; defaults to 1.
+        pos_mask: Extra positive pairs besides the diagonal (e.g. identical captions, see
+            :func:`~vlseg.models.losses.same_caption_mask`); each row's loss then uses the sum
+            over its positives. Defaults to the diagonal only (DMMI).
+
+    Shapes:
+        img_emb, txt_emb: (B, D); sample_weights: (B,); pos_mask: (B, B) bool.
+        output: scalar.
+    """
+    if img_emb.dim() != 2 or img_emb.shape != txt_emb.shape:
+        raise ValueError(f'img_emb {tuple(img_emb.shape)} and txt_emb {tuple(txt_emb.shape)} '
+                         'must both be (B, D)')
+    if temperature <= 0:
+        raise ValueError(f'temperature must be > 0, got {temperature!r}')
+    B = img_emb.shape[0]
+    logits = F.normalize(img_emb, dim=1) @ F.normalize(txt_emb, dim=1).t() / temperature
+    pos = torch.eye(B, dtype=torch.bool, device=logits.device)  # (B, B)
+    if pos_mask is not None:
+        if tuple(pos_mask.shape) != (B, B):
+            raise ValueError(f'pos_mask must be (B, B) = {(B, B)}, got {tuple(pos_mask.shape)}')
+        pos = pos | pos_mask.to(device=logits.device, dtype=torch.bool)
+    i2t = multi_positive_nce(logits, pos, reduction='none')  # (B,)
+    t2i = multi_positive_nce(logits.t(), pos.t(), reduction='none')  # (B,)
+    if sample_weights is not None:
+        weights = sample_weights.to(logits)
+        i2t, t2i = i2t * weights, t2i * weights
+    return i2t.mean() + t2i.mean()
+
+
+@MODELS.register_module()
+class ImageTextContrastiveLoss(nn.Module):
+    """Module form of :func:`image_text_contrastive_loss`.
+
+    Args:
+        loss_weight: Multiplier (DMMI: 0.01).
+        temperature: tau (DMMI: 0.05).
+        loss_name: Name of the term; must start with ``loss_`` to be trained.
+    """
+
+    def __init__(self, loss_weight: float = 1.0, temperature: float = 0.05,
+                 loss_name: str = 'loss_itc') -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f'temperature must be > 0, got {temperature!r}')
+        if not loss_name.startswith('loss_'):
+            raise ValueError(f"loss_name must start with 'loss_', got {loss_name!r}")
+        self.loss_weight = loss_weight
+        self.temperature = temperature
+        self._loss_name = loss_name
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
+
+    def forward(self, img_emb: Tensor, txt_emb: Tensor, sample_weights: Optional[Tensor] = None,
+                pos_mask: Optional[Tensor] = None) -> Tensor:
+        return self.loss_weight * image_text_contrastive_loss(
+            img_emb, txt_emb, self.temperature, sample_weights, pos_mask)

@@ -1,0 +1,195 @@
+"""HuggingFace BERT-family text encoder (LAVT / DMMI use BERT-base-uncased, §5.1).
+
+Needs the optional ``transformers`` package (``pip install vlseg[hf]``). The model and its
+tokenizer are read from a local directory (``save_pretrained`` layout); nothing is downloaded.
+"""
+import logging
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.logging import print_log
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+try:  # the optional `hf` extra; HFTextEncoder raises a clear error when it is missing
+    from transformers import AutoModel, AutoTokenizer
+except ImportError:  # pragma: no cover - depends on the environment
+    AutoModel = AutoTokenizer = None
+
+__all__ = ['HFTextEncoder']
+
+
+@MODELS.register_module()
+class HFTextEncoder(nn.Module):
+    """A HuggingFace encoder (BERT family) returning per-token features and a padding mask.
+
+    Tokenisation follows LAVT (§5.1): each caption is tokenised with its special tokens
+    ([CLS] ... [SEP]), then cut to its first ``max_length`` ids (so a long caption loses its
+    [SEP]) and padded with the pad id to exactly ``max_length``. The features are the last hidden
+    state at every position; the pooler is removed.
+
+    Training modes:
+
+    - ``frozen=True``: no parameter trains, the model stays in eval mode and runs without
+      gradients;
+    - ``frozen=False, trainable_layers=None``: everything trains;
+    - ``frozen=False, trainable_layers=(0, ..., 9)`` (LAVT / DMMI with BERT-base): only those
+      encoder layers train; the embeddings and the other layers keep ``requires_grad=False``
+      (LAVT leaves them out of the optimizer). Gradients still flow *through* the frozen upper
+      layers to the trained lower ones, and the whole model follows ``.train()`` (dropout on),
+      as in LAVT.
+
+    Args:
+        model_path: Local directory with the model (``config.json`` + weights) and its tokenizer.
+        max_length: Tokens per caption L, special tokens included (LAVT: 20).
+        frozen: Freeze the whole encoder (see above).
+        trainable_layers: Indices of the encoder layers that train when not frozen; None for all
+            parameters.
+
+    Shapes:
+        texts: a sequence of B non-empty strings.
+        feats: (B, L, C), C the model's hidden size (768 for BERT-base).
+        pad_mask: (B, L) bool, True at padding.
+    """
+
+    def __init__(self, model_path: Union[str, os.PathLike], max_length: int = 20,
+                 frozen: bool = False,
+                 trainable_layers: Optional[Sequence[int]] = None) -> None:
+        super().__init__()
+        if AutoModel is None:
+            raise ImportError('HFTextEncoder needs the `transformers` package, which is not '
+                              'installed: pip install "vlseg[hf]" (or pip install transformers)')
+        model_path = os.fspath(model_path)
+        if not osp.isdir(model_path):
+            raise FileNotFoundError(
+                f'HFTextEncoder: model_path={model_path!r} is not a directory. Set it to a local '
+                'directory holding the model and its tokenizer (save_pretrained layout, e.g. '
+                'bert-base-uncased); nothing is downloaded.')
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
+            raise ValueError(f'max_length must be an int >= 2, got {max_length!r}')
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+        self.model = AutoModel.from_pretrained(model_path, local_files_only=True)
+        if getattr(self.model, 'pooler', None) is not None:
+            self.model.pooler = None  # LAVT drops the pooler; it would get no gradient
+        limit = getattr(self.model.config, 'max_position_embeddings', max_length)
+        if max_length > limit:
+            raise ValueError(f'max_length={max_length} exceeds the model\'s '
+                             f'max_position_embeddings={limit}')
+        layers = self.model.encoder.layer
+        if trainable_layers is not None:
+            trainable_layers = sorted(set(trainable_layers))
+            bad = [i for i in trainable_layers
+                   if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(layers)]
+            if bad:
+                raise ValueError(f'trainable_layers={trainable_layers} must be encoder layer '
+                                 f'indices in [0, {len(layers)}); bad: {bad}')
+        self.model_path = model_path
+        self.max_length = max_length
+        self._frozen = frozen
+        self.trainable_layers = trainable_layers
+        self._truncation_logged = False
+        if frozen:
+            self.model.requires_grad_(False)
+            self.model.eval()
+        elif trainable_layers is not None:
+            self.model.requires_grad_(False)
+            for i in trainable_layers:
+                layers[i].requires_grad_(True)
+        print_log(f'HFTextEncoder: loaded {type(self.model).__name__} from {model_path} '
+                  f'(frozen={frozen}, trainable_layers={trainable_layers})', logger='current',
+                  level=logging.INFO)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def frozen(self) -> bool:
+        """Whether the whole encoder is frozen."""
+        return self._frozen
+
+    @property
+    def context_length(self) -> int:
+        """Tokens per caption L."""
+        return self.max_length
+
+    @property
+    def embed_dims(self) -> int:
+        """Feature width C (the hidden size)."""
+        return int(self.model.config.hidden_size)
+
+    @property
+    def mask_token_id(self) -> Optional[int]:
+        """The tokenizer's [MASK] id (None if it has none)."""
+        return self.tokenizer.mask_token_id
+
+    @property
+    def pad_token_id(self) -> int:
+        """The id used for padding (0 for BERT)."""
+        pad = self.tokenizer.pad_token_id
+        return 0 if pad is None else int(pad)
+
+    def train(self, mode: bool = True) -> 'HFTextEncoder':
+        super().train(mode)
+        if self.frozen:
+            self.model.eval()
+        return self
+
+    # ------------------------------------------------------------------ tokenisation
+    def tokenize(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
+        """Tokenises captions with LAVT's cut rule (first ``max_length`` ids, then padding).
+
+        Args:
+            texts: B non-empty captions.
+
+        Returns:
+            ``(ids, pad_mask)`` on CPU: ids (B, L) long, pad_mask (B, L) bool, True at padding.
+        """
+        if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
+            raise ValueError('texts must be a non-empty sequence of captions, got '
+                             f'{texts!r}')
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f'caption {i} must be a non-empty string, got {text!r}')
+        L = self.max_length
+        encoded: List[List[int]] = self.tokenizer(list(texts), add_special_tokens=True)['input_ids']
+        ids = torch.full((len(texts), L), self.pad_token_id, dtype=torch.long)
+        pad_mask = torch.ones(len(texts), L, dtype=torch.bool)
+        truncated = 0
+        for i, row in enumerate(encoded):
+            truncated += len(row) > L
+            row = row[:L]
+            ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+            pad_mask[i, :len(row)] = False
+        if truncated and not self._truncation_logged:
+            self._truncation_logged = True
+            print_log(f'HFTextEncoder: {truncated} of {len(texts)} captions have more than '
+                      f'{L} tokens and were cut to their first {L} (LAVT rule; they lose '
+                      '[SEP]). Logged once.', logger='current', level=logging.WARNING)
+        return ids, pad_mask
+
+    # ------------------------------------------------------------------ forward
+    def encode_tokens(self, ids: Tensor, pad_mask: Optional[Tensor] = None) -> Tensor:
+        """Last hidden state of token ids, in the current grad mode.
+
+        Args:
+            ids: (B, L) long on the module's device.
+            pad_mask: (B, L) bool, True at padding (hidden from attention); None: no padding.
+
+        Returns:
+            (B, L, C) features.
+        """
+        attention_mask = None if pad_mask is None else (~pad_mask).long().to(ids.device)
+        return self.model(input_ids=ids, attention_mask=attention_mask).last_hidden_state
+
+    def forward(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
+        """Encodes captions: ``(feats (B, L, C), pad_mask (B, L))`` on the model's device."""
+        ids, pad_mask = self.tokenize(texts)
+        device = next(self.model.parameters()).device
+        ids, pad_mask = ids.to(device), pad_mask.to(device)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            feats = self.encode_tokens(ids, pad_mask)
+        return feats, pad_mask
+
+    def extra_repr(self) -> str:
+        return (f'model_path={self.model_path!r}, max_length={self.max_length}, '
+                f'frozen={self.frozen}, trainable_layers={self.trainable_layers}')
