@@ -11,9 +11,9 @@
 # without (text-free U-Net: 0.617).
 # It keeps this frozen random ViT-B/32 tower rather than the small trained tower the baselines'
 # synthetic configs share (_base_/models/synthetic_text_encoder.py): with that tower and a
-# 128-channel bottleneck refer mDice was 0.591, with it and this 512-channel bottleneck 0.607
-# (val, iteration 500). Even captions reduced to one token per named zone gave 0.609 with the
-# 128-channel model: within this budget the bottleneck-only fusion, not the text, is the limit.
+# 128-channel bottleneck refer mDice was 0.591, with it and this 512-channel bottleneck 0.598.
+# Even captions reduced to one token per named zone gave 0.609 with the 128-channel model:
+# within this budget the bottleneck-only fusion, not the text, is the limit.
 _base_ = [
     '_base_/models/reclmis.py', '_base_/datasets/synthetic.py',
     '_base_/schedules/synthetic_cpu.py', '_base_/default_runtime.py'
