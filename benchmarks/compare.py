@@ -191,8 +191,8 @@ def train_and_evaluate(name: str, iters: int, work_dir: str) -> dict:
 
     model = runner.model
     model.eval()
-    loader = runner.test_dataloop.splits['refer'][0] if hasattr(
-        runner.test_dataloop, 'splits') else runner.test_dataloop.dataloader
+    loop = runner.test_loop
+    loader = loop.splits['refer'][0] if hasattr(loop, 'splits') else loop.dataloader
     pairs = []
     with torch.no_grad():
         for batch in loader:
