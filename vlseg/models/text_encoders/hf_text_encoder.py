@@ -13,12 +13,19 @@ from mmengine.logging import print_log
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-try:  # the optional `hf` extra; HFTextEncoder raises a clear error when it is missing
-    from transformers import AutoModel, AutoTokenizer
-except ImportError:  # pragma: no cover - depends on the environment
-    AutoModel = AutoTokenizer = None
-
 __all__ = ['HFTextEncoder']
+
+
+def _auto_classes():
+    """transformers' (AutoModel, AutoTokenizer), imported only when an encoder is built (the
+    optional `hf` extra; importing it on every ``import vlseg`` would cost seconds)."""
+    try:
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError as error:
+        raise ImportError('HFTextEncoder needs the `transformers` package, which is not '
+                          'installed: pip install "vlseg[hf]" (or pip install transformers)'
+                          ) from error
+    return AutoModel, AutoTokenizer
 
 
 @MODELS.register_module()
@@ -58,9 +65,7 @@ class HFTextEncoder(nn.Module):
                  frozen: bool = False,
                  trainable_layers: Optional[Sequence[int]] = None) -> None:
         super().__init__()
-        if AutoModel is None:
-            raise ImportError('HFTextEncoder needs the `transformers` package, which is not '
-                              'installed: pip install "vlseg[hf]" (or pip install transformers)')
+        AutoModel, AutoTokenizer = _auto_classes()
         model_path = os.fspath(model_path)
         if not osp.isdir(model_path):
             raise FileNotFoundError(
