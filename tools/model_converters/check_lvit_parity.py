@@ -19,10 +19,8 @@ Example (the official code stays outside the vlseg tree):
     python tools/model_converters/check_lvit_parity.py /tmp/lvit_official
 """
 import argparse
-import os
 import os.path as osp
 import sys
-import tempfile
 import warnings
 from types import SimpleNamespace
 
@@ -30,6 +28,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from lvit2vlseg import convert  # noqa: E402
+from parity import record_outputs, report, round_trip_state_dict  # noqa: E402
 
 NUM_TOKENS, TEXT_DIMS = 10, 768
 
@@ -111,26 +110,14 @@ def main() -> None:
 
     official = build_official(args.official_repo, args.seed)
     # Round-trip through a file as a user would (the converter reads checkpoints weights-only).
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, 'official.pth')
-        torch.save({'state_dict': official.state_dict()}, path)
-        state_dict = torch.load(path, map_location='cpu', weights_only=True)['state_dict']
-    model = build_vlseg(args.config, state_dict)
-
-    captured = {}
-
-    def keep(name):
-        return lambda module, inputs, output: captured.__setitem__(name, output)
-
-    official.downVit3.register_forward_hook(keep('official_y4'))
-    official.upVit.register_forward_hook(keep('official_up1'))
-    official.up4.register_forward_hook(keep('official_first_decoder'))
-    official.up1.register_forward_hook(keep('official_decoder'))
-    official.outc.register_forward_hook(keep('official_logits'))
-    model.backbone.down_vits[3].register_forward_hook(keep('vlseg_y4'))
-    model.backbone.up_vits[0].register_forward_hook(keep('vlseg_up1'))
-    model.decode_head.ups[3].register_forward_hook(keep('vlseg_first_decoder'))
-    model.decode_head.ups[0].register_forward_hook(keep('vlseg_decoder'))
+    model = build_vlseg(args.config, round_trip_state_dict(official))
+    captured = record_outputs({
+        'official_y4': official.downVit3, 'official_up1': official.upVit,
+        'official_first_decoder': official.up4, 'official_decoder': official.up1,
+        'official_logits': official.outc, 'vlseg_y4': model.backbone.down_vits[3],
+        'vlseg_up1': model.backbone.up_vits[0],
+        'vlseg_first_decoder': model.decode_head.ups[3],
+        'vlseg_decoder': model.decode_head.ups[0]})
 
     torch.manual_seed(args.seed + 1)
     B = args.batch_size
@@ -153,15 +140,10 @@ def main() -> None:
         ('logits', captured['official_logits'], logits),
         ('probabilities (official output)', official_probs, logits.sigmoid()),
     ]
-    print(f'batch {B}, images {tuple(images.shape)}, text {tuple(text.shape)}, seed {args.seed}')
-    print(f'{"tensor":36s} {"max|diff|":>10s} {"max|official|":>14s}')
-    for name, a, b in rows:
-        print(f'{name:36s} {(a - b).abs().max().item():10.3g} {a.abs().max().item():14.3g}')
     change = (other_logits - logits).abs().max().item()
-    print(f'logit change with other text features: {change:.3g} (the text path matters)')
-    diff = (official_probs - logits.sigmoid()).abs().max().item()
-    print('PASS' if diff < 1e-4 else 'FAIL', f'max|diff| of the output {diff:.3g} (< 1e-4)')
-    sys.exit(0 if diff < 1e-4 else 1)
+    header = f'batch {B}, images {tuple(images.shape)}, text {tuple(text.shape)}, seed {args.seed}'
+    text_change = f'logit change with other text features: {change:.3g} (the text path matters)'
+    sys.exit(report(header, rows, text_change, official_probs, logits.sigmoid()))
 
 
 if __name__ == '__main__':

@@ -14,16 +14,15 @@ Example:
     python tools/model_converters/check_reclmis_parity.py /path/to/RecLMIS
 """
 import argparse
-import os
 import os.path as osp
 import sys
-import tempfile
 from types import SimpleNamespace
 
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from reclmis2vlseg import convert  # noqa: E402
+from parity import record_outputs, report, round_trip_state_dict  # noqa: E402
 
 CAPTIONS = [
     'Bilateral pulmonary infection, two infected areas, lower left lung and lower right lung.',
@@ -101,22 +100,11 @@ def main() -> None:
 
     official = build_official(args.official_repo, args.seed)
     # Round-trip through a file as a user would (the converter reads checkpoints weights-only).
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, 'official.pth')
-        torch.save({'state_dict': official.state_dict()}, path)
-        state_dict = torch.load(path, map_location='cpu', weights_only=True)['state_dict']
-    model = build_vlseg(args.config, state_dict)
-
-    captured = {}
-
-    def keep(name):
-        return lambda module, inputs, output: captured.__setitem__(name, output)
-
-    official.interact.register_forward_hook(keep('official_interaction'))
-    official.up1.register_forward_hook(keep('official_decoder'))
-    official.outc.register_forward_hook(keep('official_logits'))
-    model.neck.interaction.register_forward_hook(keep('vlseg_interaction'))
-    model.decode_head.ups[0].register_forward_hook(keep('vlseg_decoder'))
+    model = build_vlseg(args.config, round_trip_state_dict(official))
+    captured = record_outputs({
+        'official_interaction': official.interact, 'official_decoder': official.up1,
+        'official_logits': official.outc, 'vlseg_interaction': model.neck.interaction,
+        'vlseg_decoder': model.decode_head.ups[0]})
 
     torch.manual_seed(args.seed + 1)
     images = torch.rand(len(CAPTIONS), 3, 224, 224)  # pixel / 255, as both pipelines feed it
@@ -143,15 +131,11 @@ def main() -> None:
         ('logits', captured['official_logits'], logits),
         ('probabilities (official output)', official_probs, logits.sigmoid()),
     ]
-    print(f'{len(CAPTIONS)} captions, images {tuple(images.shape)}, seed {args.seed}')
-    print(f'{"tensor":36s} {"max|diff|":>10s} {"max|official|":>14s}')
-    for name, a, b in rows:
-        print(f'{name:36s} {(a - b).abs().max().item():10.3g} {a.abs().max().item():14.3g}')
     change = (swapped_logits - logits).abs().max().item()
-    print(f'logit change when the captions are swapped: {change:.3g} (the text path matters)')
-    diff = (official_probs - logits.sigmoid()).abs().max().item()
-    print('PASS' if diff < 1e-4 else 'FAIL', f'max|diff| of the output {diff:.3g} (< 1e-4)')
-    sys.exit(0 if diff < 1e-4 else 1)
+    header = f'{len(CAPTIONS)} captions, images {tuple(images.shape)}, seed {args.seed}'
+    text_change = (f'logit change when the captions are swapped: {change:.3g} '
+                   '(the text path matters)')
+    sys.exit(report(header, rows, text_change, official_probs, logits.sigmoid()))
 
 
 if __name__ == '__main__':
