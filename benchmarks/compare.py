@@ -66,18 +66,13 @@ def _build(config: str, device):
 
 def _samples(batch: int, size: int, with_masks: bool):
     import torch
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    samples = []
-    for i in range(batch):
-        sample = SegDataSample(metainfo=dict(text=CAPTION, img_shape=(size, size),
-                                             ori_shape=(size, size), pad_shape=(size, size)))
-        if with_masks:
-            mask = torch.zeros(1, size, size, dtype=torch.long)
-            mask[:, size // 4:size // 2, size // 4 + i % 4:size // 2] = 1
-            sample.gt_sem_seg = PixelData(data=mask)
-        samples.append(sample)
-    return samples
+    from vlseg.utils import text_seg_samples
+    masks = None
+    if with_masks:
+        masks = torch.zeros(batch, size, size, dtype=torch.long)
+        for i, mask in enumerate(masks):
+            mask[size // 4:size // 2, size // 4 + i % 4:size // 2] = 1
+    return text_seg_samples([CAPTION] * batch, size, masks)
 
 
 def _sync(device) -> None:

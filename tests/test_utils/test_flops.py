@@ -3,7 +3,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import pytest
 import torch
@@ -15,6 +15,7 @@ from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
 import vlseg  # noqa: F401
+from vlseg.utils import text_seg_samples
 from vlseg.utils.flops import (FlopsReport, count_flops, count_text_encoder_flops,
                                flop_count_analysis)
 
@@ -29,11 +30,6 @@ pytestmark = pytest.mark.usefixtures('one_thread')
 def _macs(module: nn.Module, *inputs: Tensor) -> int:
     with torch.no_grad():
         return flop_count_analysis(module, inputs).total()
-
-
-def _samples(texts: Sequence[str], size: int = 16) -> List[SegDataSample]:
-    return [SegDataSample(metainfo=dict(text=t, img_shape=(size, size), ori_shape=(size, size),
-                                        pad_shape=(size, size))) for t in texts]
 
 
 # ---------------------------------------------------------------- attention handles
@@ -186,7 +182,7 @@ def test_stub_text_model_excludes_auxiliary_head(stub_text_model):
     model.train()
     model.backbone.stem.bn.eval()  # e.g. frozen BN statistics
     x = torch.rand(1, 3, 16, 16)
-    report = count_flops(model, x, _samples([CAPTION]))
+    report = count_flops(model, x, text_seg_samples([CAPTION], 16))
     assert model.training and model.decode_head.training  # every mode restored
     assert not model.backbone.stem.bn.training
     assert model.text_encoder.seen[-1] == [CAPTION]
@@ -202,7 +198,7 @@ def test_text_encoder_counted_apart_and_independent_of_its_cache(stub_text_model
     model = stub_text_model().eval()
     model.text_encoder = CachedLinearTextEncoder(in_dims=12, embed_dims=8, context_length=6)
     x = torch.rand(1, 3, 16, 16)
-    samples = _samples([CAPTION])
+    samples = text_seg_samples([CAPTION], 16)
     cold = count_flops(model, x, samples)
     assert cold.text_encoder == 6 * 12 * 8  # L * Din * C
     assert cold.by_module['text_encoder'] == cold.text_encoder
@@ -226,7 +222,7 @@ def test_clip_text_encoder_equals_hand_count(stub_text_model):
                           context_length=L),
         neck=dict(type='TextBiasNeck', text_dims=C, channels=CHANNELS[-1]))
     x = torch.rand(1, 3, 16, 16)
-    report = count_flops(model, x, _samples([CAPTION]))
+    report = count_flops(model, x, text_seg_samples([CAPTION], 16))
     per_layer = 4 * L * D * D + 2 * L * L * D + 2 * L * D * 4 * D  # qkv+out, QK^T+AV, MLP
     layer_norms = (2 * n_layers + 1) * 5 * L * D  # fvcore: 5 per element of an affine LayerNorm
     expected = n_layers * per_layer + L * D * C + layer_norms  # + text_projection
@@ -245,7 +241,7 @@ def test_bad_arguments_raise(stub_text_model):
         count_flops(model, torch.rand(1, 3, 16, 16),
                     [SegDataSample(metainfo=dict(img_shape=(16, 16)))])
     with pytest.raises(ValueError, match='Tensor'):
-        count_flops(model, [torch.rand(1, 3, 16, 16)], _samples([CAPTION]))
+        count_flops(model, [torch.rand(1, 3, 16, 16)], text_seg_samples([CAPTION], 16))
 
 
 def test_summary_reports_gmacs_parameters_and_skipped_ops():

@@ -17,10 +17,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
-import vlseg  # noqa: F401
-from vlseg.utils.flops import count_flops
+from vlseg.utils import count_flops, text_seg_samples
 
 DEFAULT_CAPTION = 'Unilateral pulmonary infection, one infected area, lower left lung.'
 
@@ -67,10 +65,7 @@ def main() -> None:
     model.eval()
 
     inputs = torch.rand(1, 3, height, width)
-    sample = SegDataSample(metainfo=dict(
-        text=args.caption, img_shape=(height, width), ori_shape=(height, width),
-        pad_shape=(height, width)))
-    report = count_flops(model, inputs, [sample])
+    report = count_flops(model, inputs, text_seg_samples([args.caption], (height, width)))
 
     print(f'Config: {args.config}')
     if getattr(model, 'text_encoder', None) is not None:

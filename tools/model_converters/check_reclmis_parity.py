@@ -96,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     if not osp.isfile(osp.join(args.official_repo, 'nets', 'RecLMIS.py')):
         sys.exit(f'error: {args.official_repo} has no nets/RecLMIS.py')
-    from mmseg.structures import SegDataSample
+    from vlseg.utils import text_seg_samples
 
     official = build_official(args.official_repo, args.seed)
     # Round-trip through a file as a user would (the converter reads checkpoints weights-only).
@@ -110,10 +110,8 @@ def main() -> None:
     images = torch.rand(len(CAPTIONS), 3, 224, 224)  # pixel / 255, as both pipelines feed it
     ids, _ = model.text_encoder.tokenize(CAPTIONS)
     official_mask = (ids != 0).int()  # the official text mask
-    shape = dict(img_shape=(224, 224), ori_shape=(224, 224), pad_shape=(224, 224))
-    samples = [SegDataSample(metainfo=dict(text=c, **shape)) for c in CAPTIONS]
-    swapped = [SegDataSample(metainfo=dict(text=CAPTIONS[(i + 1) % len(CAPTIONS)], **shape))
-               for i in range(len(CAPTIONS))]
+    samples = text_seg_samples(CAPTIONS, 224)
+    swapped = text_seg_samples(CAPTIONS[1:] + CAPTIONS[:1], 224)
     with torch.no_grad():
         official_probs, _ = official(images, None, ids, official_mask, mode='train')
         _, official_text = official.clip.encode_text(ids, return_hidden=True, mask=official_mask)

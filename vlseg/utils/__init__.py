@@ -1,4 +1,5 @@
-"""Utilities: the FLOPs protocol."""
+"""Utilities: the FLOPs protocol and captioned sample lists."""
 from .flops import FlopsReport, count_flops
+from .samples import text_seg_samples
 
-__all__ = ['FlopsReport', 'count_flops']
+__all__ = ['FlopsReport', 'count_flops', 'text_seg_samples']

@@ -4,6 +4,7 @@
 # and eta_min = 1e-6 stepped per epoch, but at most 100 epochs (so the rate only falls to about
 # 1.5e-4), early stopping patience 20. That code selects and stops on val loss; vlseg selects and
 # stops on val mean Dice (set in the method config's EarlyStoppingHook).
+_base_ = ['./epoch_based.py']
 max_epochs = 100
 optim_wrapper = dict(type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=3e-4, weight_decay=0.01))
@@ -12,15 +13,4 @@ param_scheduler = [
          convert_to_iter_based=False)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1,
-                    save_best='mDice', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
-log_processor = dict(by_epoch=True)
 randomness = dict(seed=42)

@@ -4,6 +4,7 @@
 # "norm" in a parameter name: ConvModule calls its BN "bn", BERT "LayerNorm", CLIP "ln_*");
 # poly decay (1 - it / total)^0.9 stepped every iteration over 40 epochs; validation every epoch,
 # the best checkpoint selected on val mDice.
+_base_ = ['./epoch_based.py']
 max_epochs = 40
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -18,14 +19,3 @@ param_scheduler = [
          convert_to_iter_based=True)
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1,
-                    save_best='mDice', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
-log_processor = dict(by_epoch=True)

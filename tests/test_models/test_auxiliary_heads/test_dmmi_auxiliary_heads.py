@@ -2,13 +2,11 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
-import vlseg  # noqa: F401
 from vlseg.models.backbones import LanguageFeatures
 from vlseg.models.losses import image_text_contrastive_loss, token_cosine_loss
+from vlseg.utils import text_seg_samples
 
 C, CT = 8, 16
 
@@ -27,15 +25,11 @@ def _inputs(batch=3, seed=0):
 
 
 def _samples(texts=('a', 'b', 'a'), empty=(False, False, True)):
-    out = []
-    for text, is_empty in zip(texts, empty):
-        s = SegDataSample(metainfo=dict(text=text))
-        mask = torch.zeros(1, 8, 8, dtype=torch.long)
+    masks = torch.zeros(len(texts), 8, 8, dtype=torch.long)
+    for mask, is_empty in zip(masks, empty):
         if not is_empty:
-            mask[0, 2:5, 2:5] = 1
-        s.gt_sem_seg = PixelData(data=mask)
-        out.append(s)
-    return out
+            mask[2:5, 2:5] = 1
+    return text_seg_samples(texts, 8, masks)
 
 
 def _rec_head(**kwargs):

@@ -4,12 +4,11 @@ import math
 
 import pytest
 import torch
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from vlseg.models.layers import TargetSemanticDistance
 from vlseg.models.losses import target_contrastive_loss
+from vlseg.utils import text_seg_samples
 
 CHANNELS = (4, 8, 16)
 DT, D, S = 6, 8, 16
@@ -27,12 +26,7 @@ def _neck_out(B=3):
 
 
 def _samples(masks):
-    out = []
-    for text, mask in zip(TEXTS, masks):
-        s = SegDataSample(metainfo=dict(text=text, img_shape=(S, S)))
-        s.gt_sem_seg = PixelData(data=mask[None].long())
-        out.append(s)
-    return out
+    return text_seg_samples(TEXTS, S, masks)
 
 
 def _masks(seed=0):

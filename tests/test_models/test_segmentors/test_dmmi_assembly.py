@@ -4,14 +4,13 @@ import re
 
 import torch
 from mmengine.config import Config, ConfigDict
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
-import vlseg  # noqa: F401
 from vlseg.datasets.synthetic import generate_sample
+from vlseg.utils import text_seg_samples
 
 SIZE = 64
+MASKS = torch.randint(0, 2, (2, SIZE, SIZE), generator=torch.Generator().manual_seed(0))
 CT = 16
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 # Conv biases right before an InstanceNorm get an analytically zero gradient (as in DMMI).
@@ -45,17 +44,6 @@ def _tiny_dmmi():
     return MODELS.build(ConfigDict(cfg))
 
 
-def _samples(texts, masks=None, size=SIZE):
-    out = []
-    for i, text in enumerate(texts):
-        s = SegDataSample(metainfo=dict(text=text, img_shape=(size, size),
-                                        ori_shape=(size, size), pad_shape=(size, size)))
-        mask = masks[i] if masks is not None else torch.randint(0, 2, (size, size))
-        s.gt_sem_seg = PixelData(data=mask[None])
-        out.append(s)
-    return out
-
-
 def _training_only_calls(model):
     """Counts calls of the auxiliary heads' modules and of the masked-caption encoding."""
     calls = []
@@ -70,7 +58,7 @@ def _training_only_calls(model):
 def test_training_runs_every_branch_and_gradients_reach_all_trainable_parameters(one_thread):
     torch.manual_seed(0)
     model = _tiny_dmmi()
-    losses = model.loss(torch.rand(2, 3, SIZE, SIZE), _samples(TEXTS))
+    losses = model.loss(torch.rand(2, 3, SIZE, SIZE), text_seg_samples(TEXTS, SIZE, MASKS))
     assert {'decode.loss_dice_bce', 'aux_0.loss_text_rec', 'aux_1.loss_itc'} <= set(losses)
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     missing = [n for n, p in model.named_parameters()
@@ -85,12 +73,12 @@ def test_no_training_only_part_runs_in_predict_or_tensor_mode(one_thread):
     model.eval()
     x = torch.rand(2, 3, SIZE, SIZE)
     with torch.no_grad():
-        preds = model(x, _samples(TEXTS), mode='predict')
-        out = model(x, _samples(TEXTS), mode='tensor')
+        preds = model(x, text_seg_samples(TEXTS, SIZE), mode='predict')
+        out = model(x, text_seg_samples(TEXTS, SIZE), mode='tensor')
     assert calls == []
     assert out.shape == (2, 1, SIZE, SIZE) and preds[0].pred_sem_seg.data.shape == (1, SIZE, SIZE)
     model.train()
-    model.loss(x, _samples(TEXTS))
+    model.loss(x, text_seg_samples(TEXTS, SIZE, MASKS))
     assert 'aux' in calls and 'mask' in calls, 'the hooks must fire in training'
 
 
@@ -99,8 +87,8 @@ def test_caption_changes_the_prediction(one_thread):
     model = _tiny_dmmi().eval()
     x = torch.rand(1, 3, SIZE, SIZE)
     with torch.no_grad():
-        a = model(x, _samples(TEXTS[:1]), mode='tensor')
-        b = model(x, _samples(TEXTS[1:]), mode='tensor')
+        a = model(x, text_seg_samples(TEXTS[:1], SIZE), mode='tensor')
+        b = model(x, text_seg_samples(TEXTS[1:], SIZE), mode='tensor')
     assert not torch.allclose(a, b)
 
 
@@ -111,7 +99,7 @@ def test_loss_falls_on_tiny_synthetic_data(one_thread):
     images = torch.stack([torch.from_numpy(s.image).float().div(255).expand(3, -1, -1)
                           for s in data])
     masks = [torch.from_numpy(s.mask > 0).long() for s in data]
-    samples = _samples([s.caption for s in data], masks)
+    samples = text_seg_samples([s.caption for s in data], SIZE, masks)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     history = []
     for _ in range(12):
@@ -128,7 +116,8 @@ def test_synthetic_config_trains_one_step(one_thread):
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'dmmi_synthetic.py'))
     model = MODELS.build(cfg.model)
     assert model.text_encoder.encoder.embed_dims == model.backbone.text_dims == 128
-    losses = model.loss(torch.rand(2, 3, 128, 128), _samples(TEXTS, size=128))
+    masks = torch.randint(0, 2, (2, 128, 128))
+    losses = model.loss(torch.rand(2, 3, 128, 128), text_seg_samples(TEXTS, 128, masks))
     assert {'decode.loss_dice_bce', 'aux_0.loss_text_rec', 'aux_1.loss_itc'} <= set(losses)
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     tower = model.text_encoder.encoder.text_tower

@@ -5,14 +5,13 @@ import re
 import pytest
 import torch
 from mmengine.config import Config, ConfigDict
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
-import vlseg  # noqa: F401
 from vlseg.datasets.synthetic import generate_sample
+from vlseg.utils import text_seg_samples
 
 SIZE = 64
+MASKS = torch.randint(0, 2, (2, SIZE, SIZE), generator=torch.Generator().manual_seed(0))
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 # Conv biases right before an InstanceNorm get an analytically zero gradient (as in LAVT).
 IN_CANCELLED = re.compile(r'\.(query|out)\.0\.bias$')
@@ -32,24 +31,13 @@ def _tiny_lavt(**decode_head):
     return MODELS.build(ConfigDict(cfg))
 
 
-def _samples(texts, masks=None, size=SIZE):
-    out = []
-    for i, text in enumerate(texts):
-        s = SegDataSample(metainfo=dict(text=text, img_shape=(size, size),
-                                        ori_shape=(size, size), pad_shape=(size, size)))
-        mask = masks[i] if masks is not None else torch.randint(0, 2, (size, size))
-        s.gt_sem_seg = PixelData(data=mask[None])
-        out.append(s)
-    return out
-
-
 TEXTS = ['lower left lung', 'upper middle right lung and lower left lung']
 
 
 def test_training_loss_and_gradients_reach_every_trainable_parameter(one_thread):
     torch.manual_seed(0)
     model = _tiny_lavt()
-    losses = model.loss(torch.rand(2, 3, SIZE, SIZE), _samples(TEXTS))
+    losses = model.loss(torch.rand(2, 3, SIZE, SIZE), text_seg_samples(TEXTS, SIZE, MASKS))
     assert set(losses) == {'decode.loss_dice_bce', 'decode.acc_seg'}
     losses['decode.loss_dice_bce'].backward()
     missing = [n for n, p in model.named_parameters()
@@ -63,9 +51,9 @@ def test_predict_and_tensor_shapes_and_the_caption_matters(one_thread):
     model = _tiny_lavt().eval()
     x = torch.rand(1, 3, SIZE, SIZE)
     with torch.no_grad():
-        a = model(x, _samples(TEXTS[:1]), mode='tensor')
-        b = model(x, _samples(['middle right lung']), mode='tensor')
-        preds = model(x, _samples(TEXTS[:1]), mode='predict')
+        a = model(x, text_seg_samples(TEXTS[:1], SIZE), mode='tensor')
+        b = model(x, text_seg_samples(['middle right lung'], SIZE), mode='tensor')
+        preds = model(x, text_seg_samples(TEXTS[:1], SIZE), mode='predict')
     assert a.shape == (1, 1, SIZE, SIZE)
     assert preds[0].pred_sem_seg.data.shape == (1, SIZE, SIZE)
     assert not torch.allclose(a, b)
@@ -74,11 +62,12 @@ def test_predict_and_tensor_shapes_and_the_caption_matters(one_thread):
 def test_two_class_softmax_option(one_thread):
     model = _tiny_lavt(num_classes=2, out_channels=2,
                        loss_decode=dict(type='CrossEntropyLoss', class_weight=[0.9, 1.1]))
-    losses = model.loss(torch.rand(2, 3, SIZE, SIZE), _samples(TEXTS))
+    losses = model.loss(torch.rand(2, 3, SIZE, SIZE), text_seg_samples(TEXTS, SIZE, MASKS))
     assert 'decode.loss_ce' in losses
     model.eval()
     with torch.no_grad():
-        preds = model(torch.rand(1, 3, SIZE, SIZE), _samples(TEXTS[:1]), mode='predict')
+        preds = model(torch.rand(1, 3, SIZE, SIZE), text_seg_samples(TEXTS[:1], SIZE),
+                      mode='predict')
     assert set(preds[0].pred_sem_seg.data.unique().tolist()) <= {0, 1}
 
 
@@ -89,7 +78,7 @@ def test_loss_falls_on_tiny_synthetic_data(one_thread):
     images = torch.stack([torch.from_numpy(s.image).float().div(255).expand(3, -1, -1)
                           for s in data])
     masks = [torch.from_numpy(s.mask > 0).long() for s in data]
-    samples = _samples([s.caption for s in data], masks)
+    samples = text_seg_samples([s.caption for s in data], SIZE, masks)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     history = []
     for _ in range(12):
@@ -105,7 +94,8 @@ def test_synthetic_config_trains_one_step(one_thread):
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'lavt_synthetic.py'))
     model = MODELS.build(cfg.model)
     assert model.text_encoder.embed_dims == model.backbone.text_dims == 128
-    losses = model.loss(torch.rand(2, 3, 128, 128), _samples(TEXTS, size=128))
+    masks = torch.randint(0, 2, (2, 128, 128))
+    losses = model.loss(torch.rand(2, 3, 128, 128), text_seg_samples(TEXTS, 128, masks))
     losses['decode.loss_dice_bce'].backward()
     assert model.text_encoder.text_tower.token_embedding.weight.grad is not None
 

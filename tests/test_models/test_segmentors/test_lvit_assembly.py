@@ -3,15 +3,14 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config, ConfigDict
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
-import vlseg  # noqa: F401
 from vlseg.datasets.synthetic import generate_sample
+from vlseg.utils import text_seg_samples
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 SIZE, L, C_T = 64, 6, 8
+MASKS = torch.randint(0, 2, (2, SIZE, SIZE), generator=torch.Generator().manual_seed(0))
 
 
 def _tiny_lvit():
@@ -24,17 +23,6 @@ def _tiny_lvit():
     return MODELS.build(cfg)
 
 
-def _samples(captions, masks=None, size=SIZE):
-    out = []
-    for i, caption in enumerate(captions):
-        s = SegDataSample(metainfo=dict(text=caption, img_shape=(size, size),
-                                        ori_shape=(size, size), pad_shape=(size, size)))
-        mask = torch.randint(0, 2, (1, size, size)) if masks is None else masks[i][None]
-        s.gt_sem_seg = PixelData(data=mask)
-        out.append(s)
-    return out
-
-
 def test_synthetic_config_builds_the_small_lvit_and_predicts(one_thread):
     cfg = Config.fromfile(osp.join(REPO, 'configs/lvit_synthetic.py'))
     model = MODELS.build(cfg.model).eval()
@@ -45,7 +33,7 @@ def test_synthetic_config_builds_the_small_lvit_and_predicts(one_thread):
     assert not model.with_auxiliary_head and not model.with_neck
     captions = ['Unilateral pulmonary infection, one infected area, lower left lung.'] * 2
     with torch.no_grad():
-        preds = model(torch.rand(2, 3, 128, 128), _samples(captions, size=128), mode='predict')
+        preds = model(torch.rand(2, 3, 128, 128), text_seg_samples(captions, 128), mode='predict')
     assert preds[0].pred_sem_seg.data.shape == (1, 128, 128)
     assert preds[0].seg_logits.data.shape == (1, 128, 128)
 
@@ -58,8 +46,8 @@ def test_tensor_mode_runs_only_the_decode_path_and_the_caption_matters(one_threa
         m.register_forward_hook(lambda mod, i, o, name=name: called.add(name.split('.')[0]))
     x = torch.rand(1, 3, SIZE, SIZE)
     with torch.no_grad():
-        a = model(x, _samples(['lower left lung']), mode='tensor')
-        b = model(x, _samples(['upper right lung']), mode='tensor')
+        a = model(x, text_seg_samples(['lower left lung'], SIZE), mode='tensor')
+        b = model(x, text_seg_samples(['upper right lung'], SIZE), mode='tensor')
     assert a.shape == (1, 1, SIZE, SIZE)
     assert called == {'', 'text_encoder', 'backbone', 'decode_head'}  # '' = the segmentor
     assert not torch.allclose(a, b)
@@ -68,7 +56,8 @@ def test_tensor_mode_runs_only_the_decode_path_and_the_caption_matters(one_threa
 def test_gradients_reach_every_trainable_parameter(one_thread):
     torch.manual_seed(0)
     model = _tiny_lvit()
-    losses = model.loss(torch.rand(2, 3, SIZE, SIZE), _samples(['lower left lung', 'upper']))
+    samples = text_seg_samples(['lower left lung', 'upper'], SIZE, MASKS)
+    losses = model.loss(torch.rand(2, 3, SIZE, SIZE), samples)
     assert set(losses) == {'decode.loss_dice_bce', 'decode.acc_seg'}
     losses['decode.loss_dice_bce'].backward()
     missing = [n for n, p in model.named_parameters()
@@ -83,7 +72,7 @@ def test_loss_falls_on_tiny_synthetic_data(one_thread):
     images = torch.stack([torch.from_numpy(s.image).float().div(255).expand(3, -1, -1)
                           for s in data])
     masks = [torch.from_numpy(s.mask > 0).long() for s in data]
-    samples = _samples([s.caption for s in data], masks)
+    samples = text_seg_samples([s.caption for s in data], SIZE, masks)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     history = []
     for _ in range(8):

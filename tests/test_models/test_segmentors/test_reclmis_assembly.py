@@ -1,11 +1,9 @@
 """RecLMIS assembled from registered parts: training uses every branch, inference none."""
 import torch
 from mmengine.config import ConfigDict
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
-import vlseg  # noqa: F401
+from vlseg.utils import text_seg_samples
 
 D = 32
 CHANNELS = (4, 8, 16, D)
@@ -36,17 +34,8 @@ def _reclmis():
     return MODELS.build(ConfigDict(cfg))
 
 
-def _samples(texts, size=16):
-    out = []
-    for text in texts:
-        s = SegDataSample(metainfo=dict(text=text, img_shape=(size, size),
-                                        ori_shape=(size, size), pad_shape=(size, size)))
-        s.gt_sem_seg = PixelData(data=torch.randint(0, 2, (1, size, size)))
-        out.append(s)
-    return out
-
-
 TEXTS = ['lower left lung', 'upper middle right lung and lower left lung', 'middle left lung']
+MASKS = torch.randint(0, 2, (3, 16, 16), generator=torch.Generator().manual_seed(0))
 
 
 def _aux_modules(model):
@@ -58,7 +47,7 @@ def _aux_modules(model):
 def test_training_runs_every_branch_and_gradients_reach_all_trainable_parameters():
     torch.manual_seed(0)
     model = _reclmis()
-    losses = model.loss(torch.rand(3, 3, 16, 16), _samples(TEXTS))
+    losses = model.loss(torch.rand(3, 3, 16, 16), text_seg_samples(TEXTS, 16, MASKS))
     assert {'decode.loss_dice_bce', 'aux_0.loss_rec_img', 'aux_1.loss_rec_text',
             'aux_2.loss_ccl'} <= set(losses)
     sum(v for k, v in losses.items() if 'loss' in k).backward()
@@ -76,12 +65,12 @@ def test_no_auxiliary_module_runs_in_predict_or_tensor_mode():
         m.register_forward_hook(lambda *args: calls.append(1))
     model.eval()
     with torch.no_grad():
-        preds = model(torch.rand(3, 3, 16, 16), _samples(TEXTS), mode='predict')
-        out = model(torch.rand(3, 3, 16, 16), _samples(TEXTS), mode='tensor')
+        preds = model(torch.rand(3, 3, 16, 16), text_seg_samples(TEXTS, 16), mode='predict')
+        out = model(torch.rand(3, 3, 16, 16), text_seg_samples(TEXTS, 16), mode='tensor')
     assert calls == []
     assert out.shape == (3, 1, 16, 16) and preds[0].pred_sem_seg.data.shape == (1, 16, 16)
     model.train()
-    model.loss(torch.rand(3, 3, 16, 16), _samples(TEXTS))
+    model.loss(torch.rand(3, 3, 16, 16), text_seg_samples(TEXTS, 16, MASKS))
     assert calls, 'the hooks must fire in training, or the test above proves nothing'
 
 
@@ -89,6 +78,6 @@ def test_caption_changes_the_prediction():
     torch.manual_seed(0)
     model = _reclmis().eval()
     x = torch.rand(1, 3, 16, 16)
-    a = model(x, _samples(TEXTS[:1]), mode='tensor')
-    b = model(x, _samples(TEXTS[2:]), mode='tensor')
+    a = model(x, text_seg_samples(TEXTS[:1], 16), mode='tensor')
+    b = model(x, text_seg_samples(TEXTS[2:], 16), mode='tensor')
     assert not torch.allclose(a, b)

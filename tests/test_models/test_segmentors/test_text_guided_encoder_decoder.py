@@ -3,24 +3,15 @@ import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-import vlseg  # noqa: F401
+from vlseg.utils import text_seg_samples
 
-
-def _samples(texts, size=16):
-    samples = []
-    for text in texts:
-        s = SegDataSample(metainfo=dict(text=text, img_shape=(size, size),
-                                        ori_shape=(size, size), pad_shape=(size, size),
-                                        img_path=f'{text[:5]}.png'))
-        s.gt_sem_seg = PixelData(data=torch.randint(0, 2, (1, size, size)))
-        samples.append(s)
-    return samples
+MASKS = torch.randint(0, 2, (2, 16, 16), generator=torch.Generator().manual_seed(0))
 
 
 def test_captions_reach_text_encoder_and_neck_in_order(stub_text_model):
     model = stub_text_model()
     texts = ['lower left lung', 'upper right lung']
-    losses = model.loss(torch.rand(2, 3, 16, 16), _samples(texts))
+    losses = model.loss(torch.rand(2, 3, 16, 16), text_seg_samples(texts, 16, MASKS))
     assert model.text_encoder.seen[-1] == texts
     tokens, pad_mask = model.neck.last_text
     assert tokens.shape == (2, 6, 8) and pad_mask[:, :3].logical_not().all()
@@ -30,8 +21,8 @@ def test_captions_reach_text_encoder_and_neck_in_order(stub_text_model):
 def test_caption_changes_prediction(stub_text_model):
     model = stub_text_model().eval()
     x = torch.rand(1, 3, 16, 16)
-    a = model(x, _samples(['lower left lung']), mode='tensor')
-    b = model(x, _samples(['upper right lung']), mode='tensor')
+    a = model(x, text_seg_samples(['lower left lung'], 16), mode='tensor')
+    b = model(x, text_seg_samples(['upper right lung'], 16), mode='tensor')
     assert a.shape == (1, 1, 16, 16)
     assert not torch.allclose(a, b)
 
@@ -42,13 +33,14 @@ def test_auxiliary_head_runs_only_in_loss(stub_text_model):
     # BaseDecodeHead.loss calls forward() directly, so hook a submodule it calls
     for m in model.auxiliary_head.modules():
         m.register_forward_hook(lambda *args: calls.append(1))
-    model.loss(torch.rand(2, 3, 16, 16), _samples(['a b', 'c d']))
+    model.loss(torch.rand(2, 3, 16, 16), text_seg_samples(['a b', 'c d'], 16, MASKS))
     n_train_calls = len(calls)
     assert n_train_calls > 0
     model.eval()
     with torch.no_grad():
-        preds = model(torch.rand(2, 3, 16, 16), _samples(['a b', 'c d']), mode='predict')
-        model(torch.rand(2, 3, 16, 16), _samples(['a b', 'c d']), mode='tensor')
+        x = torch.rand(2, 3, 16, 16)
+        preds = model(x, text_seg_samples(['a b', 'c d'], 16), mode='predict')
+        model(torch.rand(2, 3, 16, 16), text_seg_samples(['a b', 'c d'], 16), mode='tensor')
     assert len(calls) == n_train_calls
     # 1-channel head: sigmoid then threshold 0.5
     seg = preds[0].seg_logits.data
@@ -57,7 +49,8 @@ def test_auxiliary_head_runs_only_in_loss(stub_text_model):
 
 def test_gradients_reach_every_trainable_parameter(stub_text_model):
     model = stub_text_model()
-    losses = model.loss(torch.rand(2, 3, 16, 16), _samples(['lower left lung', 'upper']))
+    samples = text_seg_samples(['lower left lung', 'upper'], 16, MASKS)
+    losses = model.loss(torch.rand(2, 3, 16, 16), samples)
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing

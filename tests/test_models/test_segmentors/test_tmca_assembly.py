@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config, ConfigDict
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from vlseg.datasets.synthetic import generate_sample
+from vlseg.utils import text_seg_samples
 
 DT = 8
 CHANNELS = (4, 8, 16)
@@ -37,15 +36,9 @@ def _tmca(**aux):
     return MODELS.build(ConfigDict(cfg))
 
 
-def _samples(texts, size=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for text in texts:
-        s = SegDataSample(metainfo=dict(text=text, img_shape=(size, size),
-                                        ori_shape=(size, size), pad_shape=(size, size)))
-        s.gt_sem_seg = PixelData(data=(torch.rand(1, size, size, generator=g) > 0.7).long())
-        out.append(s)
-    return out
+def _masks(n, size=16, seed=0):
+    """n random (size, size) masks, about 30 % foreground."""
+    return (torch.rand(n, size, size, generator=torch.Generator().manual_seed(seed)) > 0.7).long()
 
 
 def _aux_losses(losses):
@@ -55,7 +48,7 @@ def _aux_losses(losses):
 def test_training_runs_every_level_and_gradients_reach_all_trainable_parameters(one_thread):
     torch.manual_seed(0)
     model = _tmca()
-    losses = model.loss(torch.rand(3, 3, 16, 16), _samples(TEXTS))
+    losses = model.loss(torch.rand(3, 3, 16, 16), text_seg_samples(TEXTS, 16, _masks(3)))
     assert {'decode.loss_dice_bce', 'aux.loss_align_l0', 'aux.loss_align_l1',
             'aux.loss_align_l2'} <= set(losses)
     sum(v for k, v in losses.items() if 'loss' in k).backward()
@@ -72,7 +65,7 @@ def test_alignment_loss_alone_trains_the_low_level_encoder_stages(one_thread, le
                                                                   not_reached):
     torch.manual_seed(0)
     model = _tmca()
-    losses = model.loss(torch.rand(3, 3, 16, 16), _samples(TEXTS))
+    losses = model.loss(torch.rand(3, 3, 16, 16), text_seg_samples(TEXTS, 16, _masks(3)))
     losses[f'aux.loss_align_l{level}'].backward()
     grads = {n: p.grad for n, p in model.named_parameters()}
     for prefix in reached:
@@ -87,8 +80,8 @@ def test_changing_the_gt_mask_changes_every_alignment_loss(one_thread):
     torch.manual_seed(0)
     model = _tmca()
     x = torch.rand(3, 3, 16, 16)
-    a = _aux_losses(model.loss(x, _samples(TEXTS, seed=0)))
-    b = _aux_losses(model.loss(x, _samples(TEXTS, seed=1)))
+    a = _aux_losses(model.loss(x, text_seg_samples(TEXTS, 16, _masks(3, seed=0))))
+    b = _aux_losses(model.loss(x, text_seg_samples(TEXTS, 16, _masks(3, seed=1))))
     assert a.keys() == b.keys() and len(a) == 3
     assert all(not torch.isclose(a[k], b[k]) for k in a)
 
@@ -100,12 +93,12 @@ def test_no_alignment_module_runs_in_predict_or_tensor_mode(one_thread):
         m.register_forward_hook(lambda *args: calls.append(1))
     model.eval()
     with torch.no_grad():
-        preds = model(torch.rand(3, 3, 16, 16), _samples(TEXTS), mode='predict')
-        out = model(torch.rand(3, 3, 16, 16), _samples(TEXTS), mode='tensor')
+        preds = model(torch.rand(3, 3, 16, 16), text_seg_samples(TEXTS, 16), mode='predict')
+        out = model(torch.rand(3, 3, 16, 16), text_seg_samples(TEXTS, 16), mode='tensor')
     assert calls == []
     assert out.shape == (3, 1, 16, 16) and preds[0].pred_sem_seg.data.shape == (1, 16, 16)
     model.train()
-    model.loss(torch.rand(3, 3, 16, 16), _samples(TEXTS))
+    model.loss(torch.rand(3, 3, 16, 16), text_seg_samples(TEXTS, 16, _masks(3)))
     assert calls, 'the hooks must fire in training, or the test above proves nothing'
 
 
@@ -113,8 +106,8 @@ def test_caption_changes_the_prediction(one_thread):
     torch.manual_seed(0)
     model = _tmca().eval()
     x = torch.rand(1, 3, 16, 16)
-    a = model(x, _samples(TEXTS[:1]), mode='tensor')
-    b = model(x, _samples(TEXTS[2:]), mode='tensor')
+    a = model(x, text_seg_samples(TEXTS[:1], 16), mode='tensor')
+    b = model(x, text_seg_samples(TEXTS[2:], 16), mode='tensor')
     assert not torch.allclose(a, b)
 
 
@@ -125,9 +118,8 @@ def test_loss_falls_on_tiny_synthetic_data(one_thread):
     data = [generate_sample(0, 'train', i, mode='refer', image_size=size) for i in range(4)]
     x = torch.stack([torch.from_numpy(np.repeat(d.image[None], 3, 0)).float() / 255
                      for d in data])
-    samples = _samples([d.caption for d in data], size)
-    for s, d in zip(samples, data):
-        s.gt_sem_seg = PixelData(data=torch.from_numpy(d.mask > 0).long()[None])
+    masks = torch.stack([torch.from_numpy(d.mask > 0) for d in data])
+    samples = text_seg_samples([d.caption for d in data], size, masks)
     optim = torch.optim.Adam(model.parameters(), lr=1e-2)
     totals, aligns = [], []
     for _ in range(12):
@@ -146,7 +138,8 @@ def test_synthetic_config_trains_and_real_configs_follow_the_documented_recipe(o
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'tmca_synthetic.py'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    losses = model.loss(torch.rand(2, 3, 128, 128), _samples(TEXTS[:2], 128))
+    samples = text_seg_samples(TEXTS[:2], 128, _masks(2, 128))
+    losses = model.loss(torch.rand(2, 3, 128, 128), samples)
     assert {f'aux.loss_align_l{i}' for i in range(5)} <= set(losses)
     assert model.neck.enhancements[0].text_proj[0].in_features == 128  # shared 128-d encoder
     for name in ('tmca_qata.py', 'tmca_mosmed.py'):
