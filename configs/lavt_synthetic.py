@@ -2,7 +2,7 @@
 # (PWAM + language gate after every Swin stage, norm(F) to the SimpleDecoding decoder) with a
 # small Swin trained from scratch (embed 32, depths 2-2-2-2, heads 1-2-4-8, window 4 for the
 # 128 px stage maps 32/16/8/4, drop-path 0.1), decoder hidden 128, and the shared synthetic text
-# encoder (small CLIP text transformer, 128-d, trained from scratch). Loss and schedule as the
+# encoder (frozen random CLIP ViT-B/32 text tower, 128-d). Loss and schedule as the
 # other *_synthetic.py configs: Dice + class-balanced BCE, Adam 1e-3 with cosine decay.
 _base_ = [
     '_base_/models/lavt.py', '_base_/datasets/synthetic.py',

@@ -2,8 +2,8 @@
 # _base_/models/lvit.py at the size of unet_synthetic.py (base 16 channels, so ViT widths
 # 16-32-64-128 with 8 heads) on 128x128 images: patch sizes stay 16-8-4-2, so every ViT level
 # has 8 x 8 = 64 tokens (196 at 224 px).
-# Text: the shared synthetic text encoder (small CLIP text transformer trained from scratch,
-# 128-d) at its 24 tokens, NOT LViT's 10-token cut: 10 CLIP tokens (SOT + 8 + EOT) end before the
+# Text: the shared synthetic text encoder (frozen random CLIP ViT-B/32 text tower, 128-d) at
+# its 24 tokens, NOT LViT's 10-token cut: 10 CLIP tokens (SOT + 8 + EOT) end before the
 # zone words of every synthetic caption ("Bilateral pulmonary infection, two infected areas,"),
 # so a 10-token model could not tell which lesions the `refer` captions name. CTBN3 therefore
 # has 24 input channels. Text enters only at the first Down-ViT, as in the code.

@@ -1,37 +1,45 @@
-# RecLMIS on the synthetic QaTa-like data, sized for 2 CPU cores: the code-faithful model of
-# _base_/models/reclmis.py with the encoder of unet_synthetic.py (base 16 channels) on 128x128
-# images, except that the bottleneck keeps 512 channels (the CLIP width: CCL and both
-# reconstructions compare text and bottleneck tokens directly), so it is 8x8 = 64 patches of
-# width 512; reconstructors of 1 layer with FFN width 512 (the CPU budget).
-# The CLIP text tower has random weights (no download is possible); it is frozen, so the text
-# adapter and the interaction learn on top of fixed random token features.
-# Loss: as unet_synthetic.py, Dice + class-balanced BCE (weight 5), plus the auxiliary losses.
-# Interaction with residual connections (a fixed variant; the code has none).
-# Text: 24 CLIP tokens (the code's 18 cut the longest synthetic captions) and no flips in
-# training: a flip is made consistent by swapping left/right or upper/lower in the caption,
-# which also reorders it ("lower right lung and ... left lung"), unlike every test caption.
-# Measured on the refer test split after the 600-iteration budget (text-free U-Net: 0.617):
-# mDice 0.732 with these settings; 0.670 with 18 tokens and text-aware flips; 0.591 without
-# residuals. With the small trained tower the baselines' synthetic configs share
-# (_base_/models/synthetic_text_encoder.py), with flips, it was 0.598, so this config keeps
-# the frozen random ViT-B/32 tower.
+# RecLMIS on the synthetic QaTa-like data, sized for 2 CPU cores (the README's main job): the
+# code-faithful model of _base_/models/reclmis.py at the width of unet_synthetic.py (base 16
+# channels, 128-channel bottleneck at 8x8 = 64 patches) on 128x128 images, so the interaction,
+# both reconstructors and CCL work at D = 128; reconstructors of 1 layer with FFN width 512.
+# Text: the shared synthetic text encoder (_base_/models/synthetic_text_encoder.py): the CLIP
+# ViT-B/32 text tower with random frozen weights (no download is possible), 24 tokens (the code's
+# 18 cut the longest synthetic captions), projected to 128-d.
+# Changed from the code, for the 10-minute CPU budget:
+# - interaction with residual connections (a fixed variant; the code has none) and 8 heads;
+# - loss as unet_synthetic.py: Dice + class-balanced BCE (weight 5), plus the auxiliary losses
+#   (with the code's plain BCE this small network stays at an all-background prediction);
+# - no flips in training: a flip is made consistent by swapping left/right or upper/lower in the
+#   caption, which also reorders it ("lower right lung and ... left lung"), unlike every test
+#   caption;
+# - 1400 iterations: at D = 128 an iteration costs about half as much as with the 512-channel
+#   bottleneck of the official width, and validation Dice still rises at 1100.
+# Measured on the refer test split: see README.md (Results).
 _base_ = [
-    '_base_/models/reclmis.py', '_base_/datasets/synthetic.py',
-    '_base_/schedules/synthetic_cpu.py', '_base_/default_runtime.py'
+    '_base_/models/reclmis.py', '_base_/models/synthetic_text_encoder.py',
+    '_base_/datasets/synthetic.py', '_base_/schedules/synthetic_cpu.py',
+    '_base_/default_runtime.py'
 ]
+max_iters = 1400
+train_cfg = dict(max_iters=max_iters)
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=1e-5, by_epoch=False)
+]
+embed_dims = 128
 reconstructor = dict(num_heads=4, num_layers=1, ffn_dims=512, dropout=0.1, causal=True)
 model = dict(
     data_preprocessor=dict(size=(128, 128)),
-    text_encoder=dict(context_length=24),
-    backbone=dict(base_channels=16, channel_mults=(1, 2, 4, 8, 32)),
-    neck=dict(interaction=dict(num_patches=64, residual=True)),
-    decode_head=dict(in_channels=(16, 32, 64, 128, 512),
+    text_encoder={{_base_.text_encoder}},
+    backbone=dict(base_channels=16),
+    neck=dict(text_dims=embed_dims, embed_dims=embed_dims,
+              interaction=dict(num_patches=64, num_heads=8, residual=True)),
+    decode_head=dict(in_channels=(16, 32, 64, 128, 128),
                      loss_decode=dict(class_balanced_bce=True)),
     auxiliary_head=[
-        dict(type='ConditionedReconstructionHead', direction='t2v', embed_dims=512,
+        dict(type='ConditionedReconstructionHead', direction='t2v', embed_dims=embed_dims,
              mask_ratio=0.5, reconstructor=reconstructor,
              loss_decode=dict(type='ReconstructionLoss', loss_name='loss_rec_img')),
-        dict(type='ConditionedReconstructionHead', direction='v2t', embed_dims=512,
+        dict(type='ConditionedReconstructionHead', direction='v2t', embed_dims=embed_dims,
              mask_ratio=0.3, reconstructor=reconstructor,
              loss_decode=dict(type='ReconstructionLoss', loss_name='loss_rec_text')),
         dict(type='ConditionedContrastiveHead', logit_scale=100.0,

@@ -1,7 +1,7 @@
 # TMCA (RECONSTRUCTION, docs/models/tmca.md) on the synthetic QaTa-like data, sized for 2 CPU
 # cores: the model of _base_/models/tmca.py at the size of unet_synthetic.py / reclmis_synthetic.py
 # (base 16 channels, 128x128 images), image-text spaces of 32 dims, and the shared synthetic text
-# encoder (2-layer CLIP text transformer, width 128, trained from scratch, 24 tokens).
+# encoder (frozen random CLIP ViT-B/32 text tower, 128-d, 24 tokens).
 # Loss: as unet_synthetic.py, Dice + class-balanced BCE, plus the target-informed contrastive
 # alignment at all 5 levels (0.1 each).
 _base_ = [

@@ -1,11 +1,13 @@
-# The text encoder of the baselines' *_synthetic.py configs (LViT, LAVT, DMMI, TMCA), so that
-# their synthetic comparison isolates the fusion design: the CLIP text transformer (BPE
-# tokenizer, causal attention) at a small size (2 layers, width 128) trained from scratch, 24
-# tokens so that no synthetic caption is cut. No pretrained CLIP can be downloaded here; a frozen
-# random ViT-B/32 tower maps a caption's tokens to nearly one vector (mean cosine 0.96), but
-# RecLMIS did better with it (reclmis_synthetic.py keeps it; its header gives the measurements),
-# so which stand-in serves each baseline best is still open.
+# The text encoder of every text-guided *_synthetic.py config (RecLMIS, LViT, LAVT, DMMI, TMCA),
+# so that the synthetic comparison isolates the fusion design: the CLIP ViT-B/32 text tower, with
+# random weights (nothing can be downloaded) and frozen as RecLMIS freezes CLIP, at 24 tokens so
+# that no synthetic caption is cut, padding keys hidden (RecLMIS's encode_text; valid positions
+# are unchanged), and a 128-d text projection (random, frozen) so that the text width matches the
+# 128-channel bottleneck of the 2-core models. Frozen, its features are computed once per
+# distinct caption (the synthetic data have 56) and cached.
+# Random frozen towers keep captions apart: the mean cosine between the valid tokens of one
+# caption is 0.78 with 12 layers (0.41 with 1 layer).
 # Use it as `model = dict(text_encoder={{_base_.text_encoder}}, ...)`.
 text_encoder = dict(
     _delete_=True, type='OpenCLIPTextEncoder', model_name='ViT-B-32', context_length=24,
-    pretrained=None, frozen=False, embed_dims=128, text_cfg=dict(width=128, heads=4, layers=2))
+    pretrained=None, frozen=True, mask_padding_keys=True, embed_dims=128)
