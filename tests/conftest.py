@@ -96,3 +96,30 @@ def stub_text_model():
         return MODELS.build(ConfigDict(cfg))
 
     return build
+
+
+@pytest.fixture
+def fit_tiny_synthetic():
+    """Trains a segmentor with Adam on 4 synthetic `refer` training images of ``size`` pixels,
+    backpropagating the sum of its losses; returns every step's loss dict as floats."""
+    from vlseg.datasets.synthetic import generate_sample
+    from vlseg.utils import text_seg_samples
+
+    def fit(model: nn.Module, size: int, steps: int, lr: float = 3e-3) -> List[dict]:
+        data = [generate_sample(0, 'train', i, image_size=size) for i in range(4)]
+        images = torch.stack([torch.from_numpy(s.image).float().div(255).expand(3, -1, -1)
+                              for s in data])
+        masks = [torch.from_numpy(s.mask > 0).long() for s in data]
+        samples = text_seg_samples([s.caption for s in data], size, masks)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        history = []
+        for _ in range(steps):
+            losses = model.loss(images, samples)
+            total = sum(v for k, v in losses.items() if 'loss' in k)
+            optimizer.zero_grad()
+            total.backward()
+            optimizer.step()
+            history.append({k: v.item() for k, v in losses.items()})
+        return history
+
+    return fit

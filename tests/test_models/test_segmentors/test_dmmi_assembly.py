@@ -6,7 +6,6 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
 
-from vlseg.datasets.synthetic import generate_sample
 from vlseg.utils import text_seg_samples
 
 SIZE = 64
@@ -92,23 +91,10 @@ def test_caption_changes_the_prediction(one_thread):
     assert not torch.allclose(a, b)
 
 
-def test_loss_falls_on_tiny_synthetic_data(one_thread):
+def test_loss_falls_on_tiny_synthetic_data(one_thread, fit_tiny_synthetic):
     torch.manual_seed(0)
-    model = _tiny_dmmi()
-    data = [generate_sample(0, 'train', i, image_size=SIZE) for i in range(4)]
-    images = torch.stack([torch.from_numpy(s.image).float().div(255).expand(3, -1, -1)
-                          for s in data])
-    masks = [torch.from_numpy(s.mask > 0).long() for s in data]
-    samples = text_seg_samples([s.caption for s in data], SIZE, masks)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    history = []
-    for _ in range(12):
-        losses = model.loss(images, samples)
-        loss = sum(v for k, v in losses.items() if 'loss' in k)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.append(losses['decode.loss_dice_bce'].item())
+    history = [step['decode.loss_dice_bce']
+               for step in fit_tiny_synthetic(_tiny_dmmi(), SIZE, steps=12)]
     assert history[-1] < 0.9 * history[0], history
 
 

@@ -7,7 +7,6 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
 
-from vlseg.datasets.synthetic import generate_sample
 from vlseg.utils import text_seg_samples
 
 SIZE = 64
@@ -71,22 +70,10 @@ def test_two_class_softmax_option(one_thread):
     assert set(preds[0].pred_sem_seg.data.unique().tolist()) <= {0, 1}
 
 
-def test_loss_falls_on_tiny_synthetic_data(one_thread):
+def test_loss_falls_on_tiny_synthetic_data(one_thread, fit_tiny_synthetic):
     torch.manual_seed(0)
-    model = _tiny_lavt()
-    data = [generate_sample(0, 'train', i, image_size=SIZE) for i in range(4)]
-    images = torch.stack([torch.from_numpy(s.image).float().div(255).expand(3, -1, -1)
-                          for s in data])
-    masks = [torch.from_numpy(s.mask > 0).long() for s in data]
-    samples = text_seg_samples([s.caption for s in data], SIZE, masks)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    history = []
-    for _ in range(12):
-        loss = model.loss(images, samples)['decode.loss_dice_bce']
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.append(loss.item())
+    history = [step['decode.loss_dice_bce']
+               for step in fit_tiny_synthetic(_tiny_lavt(), SIZE, steps=12)]
     assert history[-1] < 0.9 * history[0], history
 
 

@@ -5,7 +5,6 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
 
-from vlseg.datasets.synthetic import generate_sample
 from vlseg.utils import text_seg_samples
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -65,20 +64,8 @@ def test_gradients_reach_every_trainable_parameter(one_thread):
     assert not missing
 
 
-def test_loss_falls_on_tiny_synthetic_data(one_thread):
+def test_loss_falls_on_tiny_synthetic_data(one_thread, fit_tiny_synthetic):
     torch.manual_seed(0)
-    model = _tiny_lvit()
-    data = [generate_sample(0, 'train', i, image_size=SIZE) for i in range(4)]
-    images = torch.stack([torch.from_numpy(s.image).float().div(255).expand(3, -1, -1)
-                          for s in data])
-    masks = [torch.from_numpy(s.mask > 0).long() for s in data]
-    samples = text_seg_samples([s.caption for s in data], SIZE, masks)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    history = []
-    for _ in range(8):
-        loss = model.loss(images, samples)['decode.loss_dice_bce']
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.append(loss.item())
+    history = [step['decode.loss_dice_bce']
+               for step in fit_tiny_synthetic(_tiny_lvit(), SIZE, steps=8)]
     assert history[-1] < 0.9 * history[0], history

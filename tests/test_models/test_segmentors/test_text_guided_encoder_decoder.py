@@ -1,6 +1,5 @@
 import pytest
 import torch
-from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from vlseg.utils import text_seg_samples

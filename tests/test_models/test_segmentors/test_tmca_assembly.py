@@ -9,7 +9,6 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmseg.registry import MODELS
 
-from vlseg.datasets.synthetic import generate_sample
 from vlseg.utils import text_seg_samples
 
 DT = 8
@@ -111,25 +110,11 @@ def test_caption_changes_the_prediction(one_thread):
     assert not torch.allclose(a, b)
 
 
-def test_loss_falls_on_tiny_synthetic_data(one_thread):
+def test_loss_falls_on_tiny_synthetic_data(one_thread, fit_tiny_synthetic):
     torch.manual_seed(0)
-    model = _tmca()
-    size = 32
-    data = [generate_sample(0, 'train', i, mode='refer', image_size=size) for i in range(4)]
-    x = torch.stack([torch.from_numpy(np.repeat(d.image[None], 3, 0)).float() / 255
-                     for d in data])
-    masks = torch.stack([torch.from_numpy(d.mask > 0) for d in data])
-    samples = text_seg_samples([d.caption for d in data], size, masks)
-    optim = torch.optim.Adam(model.parameters(), lr=1e-2)
-    totals, aligns = [], []
-    for _ in range(12):
-        losses = model.loss(x, samples)
-        total = sum(v for k, v in losses.items() if 'loss' in k)
-        optim.zero_grad()
-        total.backward()
-        optim.step()
-        totals.append(total.item())
-        aligns.append(sum(_aux_losses(losses).values()).item())
+    history = fit_tiny_synthetic(_tmca(), 32, steps=12, lr=1e-2)
+    totals = [sum(v for k, v in step.items() if 'loss' in k) for step in history]
+    aligns = [sum(_aux_losses(step).values()) for step in history]
     assert np.mean(totals[-3:]) < 0.8 * np.mean(totals[:3]), totals
     assert np.mean(aligns[-3:]) < np.mean(aligns[:3]), aligns
 
