@@ -183,6 +183,10 @@ def test_same_caption_mask():
     assert torch.equal(mask, expected)
     with pytest.raises(ValueError):
         same_caption_mask(['a', None])
+    with pytest.raises(ValueError, match='needs the captions of the batch'):
+        same_caption_mask(None)
+    with pytest.raises(ValueError, match='got 2 captions for a batch of 3'):
+        same_caption_mask(['a', 'b'], batch_size=3)
 
 
 def test_pos_mask_duplicate_pair_is_not_pushed_apart():
@@ -268,9 +272,9 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError):
         ConditionedContrastiveLoss(weight_softmax='triple')
     wrapper = ConditionedContrastiveLoss(same_caption_positive=True)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match='needs the captions'):
         wrapper(text, visual, w, u)  # captions missing
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match='got 3 captions for a batch of'):
         wrapper(text, visual, w, u, captions=['a', 'b', 'c'])  # wrong count
 
 

@@ -99,6 +99,10 @@ def test_registered_wrapper_weights_and_uses_captions():
     assert got.item() == pytest.approx(0.5 * _hand('own'), rel=1e-6)
     same = loss_fn(FG, BG, logit_scale=SCALE, captions=['a', 'a'])
     assert same.item() < got.item()
+    with pytest.raises(ValueError, match='needs the captions'):
+        loss_fn(FG, BG, logit_scale=SCALE)
+    with pytest.raises(ValueError, match='got 3 captions for a batch of 2'):
+        loss_fn(FG, BG, logit_scale=SCALE, captions=['a', 'b', 'c'])
     with pytest.raises(ValueError, match='captions'):
         loss_fn(FG, BG, logit_scale=SCALE)
 

@@ -189,13 +189,16 @@ def conditioned_contrastive_loss(text_tokens: Tensor, visual_tokens: Tensor,
     return (multi_positive_nce(logits, pos) + multi_positive_nce(logits.t(), pos.t())) / 2
 
 
-def same_caption_mask(captions: Sequence[str],
-                      device: Optional[Union[str, torch.device]] = None) -> Tensor:
+def same_caption_mask(captions: Optional[Sequence[str]],
+                      device: Optional[Union[str, torch.device]] = None,
+                      batch_size: Optional[int] = None) -> Tensor:
     """Pairs of samples whose captions are identical (exact string comparison).
 
     Args:
-        captions: One caption per sample.
+        captions: One caption per sample. None is refused with a clear error (a loss with
+            ``same_caption_positive=True`` called without captions).
         device: Device of the result. Defaults to the CPU.
+        batch_size: If given, the number of captions must equal it.
 
     Shapes:
         output: (B, B) bool, True where ``captions[a] == captions[b]`` (diagonal included).
@@ -203,7 +206,11 @@ def same_caption_mask(captions: Sequence[str],
     Returns:
         The mask, usable as ``pos_mask`` of :func:`conditioned_contrastive_loss`.
     """
+    if captions is None:
+        raise ValueError('same_caption_positive=True needs the captions of the batch')
     captions = list(captions)
+    if batch_size is not None and len(captions) != batch_size:
+        raise ValueError(f'got {len(captions)} captions for a batch of {batch_size}')
     if not all(isinstance(c, str) for c in captions):
         raise ValueError('every caption must be a str, got types '
                          f'{sorted({type(c).__name__ for c in captions})}')
@@ -275,12 +282,7 @@ class ConditionedContrastiveLoss(nn.Module):
         """
         pos_mask = None
         if self.same_caption_positive:
-            if captions is None:
-                raise ValueError('same_caption_positive=True needs the captions of the batch')
-            if len(captions) != text_tokens.shape[0]:
-                raise ValueError(f'got {len(captions)} captions for a batch of '
-                                 f'{text_tokens.shape[0]}')
-            pos_mask = same_caption_mask(captions, device=text_tokens.device)
+            pos_mask = same_caption_mask(captions, text_tokens.device, text_tokens.shape[0])
         loss = conditioned_contrastive_loss(text_tokens, visual_tokens, word_weights,
                                             patch_weights, text_pad_mask, logit_scale,
                                             self.weight_softmax, pos_mask)

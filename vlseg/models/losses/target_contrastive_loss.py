@@ -194,12 +194,7 @@ class TargetContrastiveLoss(nn.Module):
         """
         pos_mask = None
         if self.same_caption_positive:
-            if captions is None:
-                raise ValueError('same_caption_positive=True needs the captions of the batch')
-            if len(captions) != fg_distance.shape[0]:
-                raise ValueError(f'got {len(captions)} captions for a batch of '
-                                 f'{fg_distance.shape[0]}')
-            pos_mask = same_caption_mask(captions, device=fg_distance.device)
+            pos_mask = same_caption_mask(captions, fg_distance.device, fg_distance.shape[0])
         loss = target_contrastive_loss(fg_distance, bg_distance, fg_valid, bg_valid, logit_scale,
                                        self.background, self.empty_target, pos_mask)
         return self.loss_weight * loss
