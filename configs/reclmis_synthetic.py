@@ -1,38 +1,46 @@
 # RecLMIS on the synthetic QaTa-like data, sized for 2 CPU cores (the README's main job): the
 # code-faithful model of _base_/models/reclmis.py at the width of unet_synthetic.py (base 16
-# channels, 128-channel bottleneck at 8x8 = 64 patches) on 128x128 images, so the interaction,
-# both reconstructors and CCL work at D = 128; reconstructors of 1 layer with FFN width 512.
+# channels, 128-channel bottleneck), so the interaction, both reconstructors and CCL work at
+# D = 128; reconstructors of 1 layer with FFN width 512.
 # Text: the shared synthetic text encoder (_base_/models/synthetic_text_encoder.py): the CLIP
 # ViT-B/32 text tower with random frozen weights (no download is possible), 24 tokens (the code's
 # 18 cut the longest synthetic captions), projected to 128-d.
 # Changed from the code, for the 10-minute CPU budget:
+# - the 128x128 images are resized to 80x80 for the network (a 5x5 = 25-patch bottleneck), and
+#   the predictions back to 128x128 for evaluation, so metrics are at the data's resolution. An
+#   iteration costs about 0.6 of one at 128x128, which buys 1800 iterations; the text binding
+#   (the caption's zones to image positions) is learnt late, after 1200-1600 iterations. Refer
+#   test mDice, alone on 2 cores (README.md, Results): 128x128, the 1200 iterations that fit,
+#   0.765; 96x96, 2000 iterations, 0.835 in 11 min 5 s; 80x80, 2000 iterations, 0.802 in
+#   10 min 33 s; 80x80, 1800 iterations (this config), 0.770 in 9 min 4 s;
 # - interaction with residual connections (a fixed variant; the code has none) and 8 heads;
 # - loss as unet_synthetic.py: Dice + class-balanced BCE (weight 5), plus the auxiliary losses
 #   (with the code's plain BCE this small network stays at an all-background prediction);
-# - no flips in training: a flip is made consistent by swapping left/right or upper/lower in the
-#   caption, which also reorders it ("lower right lung and ... left lung"), unlike every test
-#   caption;
-# - 1200 iterations with validation every 200 (10 minutes on 2 cores): at D = 128 an iteration
-#   costs about half as much as with the 512-channel bottleneck of the official width.
+# - no flips in training: a synthetic radiograph, like a real one, is always displayed the same
+#   way, so the image position tells which lung and which third a patch is. A text-aware flip
+#   keeps the caption true but takes that cue away (after a horizontal flip the patient's left
+#   lung lies on the image's left): at 128x128 flips left 42 % of the distractor lesions'
+#   pixels predicted, against 26 % without (refer mDice 0.758 vs 0.765).
 # Measured on the refer test split: see README.md (Results).
 _base_ = [
     '_base_/models/reclmis.py', '_base_/models/synthetic_text_encoder.py',
     '_base_/datasets/synthetic.py', '_base_/schedules/synthetic_cpu.py',
     '_base_/default_runtime.py'
 ]
-max_iters = 1200
-train_cfg = dict(max_iters=max_iters, val_interval=200)
+max_iters = 1800
+train_cfg = dict(max_iters=max_iters, val_interval=600)
+default_hooks = dict(checkpoint=dict(interval=600))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=1e-5, by_epoch=False)
 ]
 embed_dims = 128
 reconstructor = dict(num_heads=4, num_layers=1, ffn_dims=512, dropout=0.1, causal=True)
 model = dict(
-    data_preprocessor=dict(size=(128, 128)),
+    data_preprocessor=dict(size=(80, 80)),
     text_encoder={{_base_.text_encoder}},
     backbone=dict(base_channels=16),
     neck=dict(text_dims=embed_dims, embed_dims=embed_dims,
-              interaction=dict(num_patches=64, num_heads=8, residual=True)),
+              interaction=dict(num_patches=25, num_heads=8, residual=True)),
     decode_head=dict(in_channels=(16, 32, 64, 128, 128),
                      loss_decode=dict(class_balanced_bce=True)),
     auxiliary_head=[
@@ -48,9 +56,22 @@ model = dict(
     ])
 # Overlays of 4 test images: prediction with the real caption and with one naming other zones.
 custom_hooks = [dict(type='WeightsOnlyCheckpointHook'), dict(type='CaptionOverlayHook')]
+net_scale = (80, 80)
 train_pipeline = [
     dict(type='LoadImageFromFile', color_type='color'),
+    dict(type='LoadBinaryAnnotations'),
+    dict(type='Resize', scale=net_scale, keep_ratio=False),
+    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
+]
+# Resize before loading the mask: the ground truth stays at 128x128 and the prediction is resized
+# back to it (ori_shape).
+test_pipeline = [
+    dict(type='LoadImageFromFile', color_type='color'),
+    dict(type='Resize', scale=net_scale, keep_ratio=False),
     dict(type='LoadBinaryAnnotations'),
     dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_cfg = dict(extra_dataloaders=dict(describe=dict(dataset=dict(pipeline=test_pipeline))))

@@ -1,4 +1,5 @@
 """Creates the synthetic datasets a config names before a run needs them."""
+import json
 import os.path as osp
 
 from mmengine.config import Config
@@ -13,10 +14,16 @@ def prepare_synthetic_data(cfg: Config) -> list:
 
     ``cfg.synthetic_data`` maps a name to the keyword arguments of
     :func:`vlseg.datasets.synthetic.write_dataset` (``root``, ``mode``, sizes, seed and
-    difficulty knobs). Only the main process writes; the others wait at a barrier.
+    difficulty knobs). Only the main process writes; the others wait at a barrier. A root that
+    exists already must hold the dataset the config asks for: its ``meta.json`` must record the
+    same arguments.
 
     Returns:
         The roots that were written.
+
+    Raises:
+        ValueError: If an existing root has no ``meta.json`` or was written with other arguments
+            (for example a dataset of an older config with fewer training images).
     """
     from vlseg.datasets.synthetic import write_dataset
 
@@ -27,6 +34,7 @@ def prepare_synthetic_data(cfg: Config) -> list:
         if 'root' not in spec:
             raise ValueError(f'synthetic_data.{name} has no "root"')
         if osp.isdir(spec['root']):
+            _check_existing(name, spec)
             continue
         if is_main_process():
             print_log(f'creating synthetic dataset {name!r} in {spec["root"]}', logger='current')
@@ -34,3 +42,24 @@ def prepare_synthetic_data(cfg: Config) -> list:
         written.append(spec['root'])
     barrier()
     return written
+
+
+def _check_existing(name: str, spec: dict) -> None:
+    """Raises ValueError unless the dataset at ``spec['root']`` was written with ``spec``."""
+    root = spec['root']
+    meta_path = osp.join(root, 'meta.json')
+    fix = (f'delete {root} to have it written again, or set synthetic_data.{name}.root to '
+           'another folder')
+    if not osp.isfile(meta_path):
+        raise ValueError(f'synthetic_data.{name}: {root} exists but has no meta.json, so it '
+                         f'is not a dataset written by vlseg.datasets.synthetic; {fix}')
+    with open(meta_path, encoding='utf-8') as f:
+        params = json.load(f).get('params', {})
+    # JSON stores tuples as lists.
+    wanted = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.items()
+              if k not in ('root', 'overwrite')}
+    differ = [f'{k}={params.get(k, "<unset>")!r} on disk, {v!r} in the config'
+              for k, v in sorted(wanted.items()) if params.get(k) != v]
+    if differ:
+        raise ValueError(f'synthetic_data.{name}: {meta_path} was written with other '
+                         f'arguments ({"; ".join(differ)}); {fix}')

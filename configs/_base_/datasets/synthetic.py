@@ -2,11 +2,14 @@
 # first use by tools/train.py and tools/test.py. Training uses the `refer` split, whose
 # images carry distractor lesions the caption does not name (so the caption is needed);
 # testing reports `refer` and `describe` (the caption names every lesion, as in QaTa).
+# 1800 training images: with 600, RecLMIS (96x96, 2000 iterations) reached refer mDice 0.808
+# instead of 0.844 (it learns the lesions of the training images rather than lesions in general).
+# Only the test split of `describe` is used.
 _base_ = ['./qata.py']
 img_size = 128
 img_scale = (img_size, img_size)
 synthetic_data = dict(
-    refer=dict(root='data/synthetic_qata/refer', mode='refer', num_train=600, num_val=60,
+    refer=dict(root='data/synthetic_qata/refer', mode='refer', num_train=1800, num_val=60,
                num_test=150, image_size=img_size, seed=0),
     describe=dict(root='data/synthetic_qata/describe', mode='describe', num_train=600,
                   num_val=60, num_test=150, image_size=img_size, seed=1))

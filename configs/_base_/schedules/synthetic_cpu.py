@@ -1,7 +1,9 @@
 # Short iteration-based schedule for the 2-core CPU demo on synthetic data: Adam with
 # cosine decay, validation (val mDice selects the best checkpoint) every 100 iterations.
 max_iters = 600
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
+# foreach: one multi-tensor update instead of a loop over parameters (same values; about 10 %
+# of a RecLMIS demo iteration on 2 cores).
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3, foreach=True))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=1e-5, by_epoch=False)
 ]
