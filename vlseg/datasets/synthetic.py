@@ -48,7 +48,8 @@ __all__ = [
     'DEFAULT_NOISE', 'DEFAULT_LESION_SIZE', 'DEFAULT_MAX_LESIONS', 'DEFAULT_MAX_DISTRACTORS',
     'DEFAULT_IMAGE_SIZE', 'DEFAULT_NUM_TRAIN', 'DEFAULT_NUM_VAL', 'DEFAULT_NUM_TEST', 'Zone',
     'SyntheticSample', 'make_caption', 'parse_caption', 'zone_name', 'parse_zone_name',
-    'zone_box', 'lung_mask', 'zone_mask', 'generate_sample', 'write_dataset'
+    'zone_box', 'lung_mask', 'zone_mask', 'generate_sample', 'dataset_params',
+    'write_dataset'
 ]
 
 Zone = Tuple[str, str]
@@ -570,6 +571,43 @@ def _write_xlsx(path: Path, rows: List[Dict[str, str]]) -> None:
         frame.to_excel(writer, sheet_name='Sheet1', index=False)
 
 
+_KNOBS: Tuple[str, ...] = ('contrast', 'noise', 'lesion_size', 'max_lesions', 'max_distractors')
+
+
+def dataset_params(mode: str = 'refer', num_train: int = DEFAULT_NUM_TRAIN,
+                   num_val: int = DEFAULT_NUM_VAL, num_test: int = DEFAULT_NUM_TEST,
+                   image_size: int = DEFAULT_IMAGE_SIZE, seed: int = 0, **knobs) -> dict:
+    """The arguments of :func:`write_dataset` as its ``meta.json`` records them (``"params"``):
+    validated, the knobs' defaults filled in, JSON types (``lesion_size`` a list).
+
+    Raises:
+        ValueError: On bad arguments.
+    """
+    counts = {'train': num_train, 'val': num_val, 'test': num_test}
+    for split, count in counts.items():
+        if not isinstance(count, (int, np.integer)) or count < 0:
+            raise ValueError(f'num_{split} must be an int >= 0, got {count!r}')
+    unknown = sorted(set(knobs) - set(_KNOBS))
+    if unknown:
+        raise ValueError(f'unknown knobs {unknown}; expected some of {sorted(_KNOBS)}')
+    params = dict(contrast=DEFAULT_CONTRAST, noise=DEFAULT_NOISE,
+                  lesion_size=tuple(DEFAULT_LESION_SIZE), max_lesions=DEFAULT_MAX_LESIONS,
+                  max_distractors=DEFAULT_MAX_DISTRACTORS)
+    params.update(knobs)
+    params['lesion_size'] = tuple(float(v) for v in params['lesion_size'])  # type: ignore
+    _check_image_size(image_size)
+    _check_knobs(mode, params['contrast'], params['noise'], params['lesion_size'],
+                 params['max_lesions'], params['max_distractors'])
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f'seed must be an int >= 0, got {seed!r}')
+    return dict(mode=mode, seed=int(seed), image_size=int(image_size),
+                num_train=int(num_train), num_val=int(num_val), num_test=int(num_test),
+                contrast=float(params['contrast']), noise=float(params['noise']),
+                lesion_size=list(params['lesion_size']),
+                max_lesions=int(params['max_lesions']),
+                max_distractors=int(params['max_distractors']))
+
+
 def write_dataset(root: Union[str, os.PathLike], mode: str = 'refer',
                   num_train: int = DEFAULT_NUM_TRAIN, num_val: int = DEFAULT_NUM_VAL,
                   num_test: int = DEFAULT_NUM_TEST, image_size: int = DEFAULT_IMAGE_SIZE,
@@ -612,28 +650,9 @@ def write_dataset(root: Union[str, os.PathLike], mode: str = 'refer',
         ValueError: On bad arguments (checked before anything is written).
     """
     root = Path(root)
-    counts = {'train': num_train, 'val': num_val, 'test': num_test}
-    for split, count in counts.items():
-        if not isinstance(count, (int, np.integer)) or count < 0:
-            raise ValueError(f'num_{split} must be an int >= 0, got {count!r}')
-    allowed = {'contrast', 'noise', 'lesion_size', 'max_lesions', 'max_distractors'}
-    unknown = sorted(set(knobs) - allowed)
-    if unknown:
-        raise ValueError(f'unknown knobs {unknown}; expected some of {sorted(allowed)}')
-    params = dict(contrast=DEFAULT_CONTRAST, noise=DEFAULT_NOISE,
-                  lesion_size=tuple(DEFAULT_LESION_SIZE), max_lesions=DEFAULT_MAX_LESIONS,
-                  max_distractors=DEFAULT_MAX_DISTRACTORS)
-    params.update(knobs)
-    params['lesion_size'] = tuple(float(v) for v in params['lesion_size'])  # type: ignore
-    # Validate everything before writing anything.
-    _check_image_size(image_size)
-    _check_knobs(mode, params['contrast'], params['noise'], params['lesion_size'],
-                 params['max_lesions'], params['max_distractors'])
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f'seed must be an int >= 0, got {seed!r}')
-    params.update(contrast=float(params['contrast']), noise=float(params['noise']),
-                  max_lesions=int(params['max_lesions']),
-                  max_distractors=int(params['max_distractors']))  # JSON-safe
+    record = dataset_params(mode, num_train, num_val, num_test, image_size, seed, **knobs)
+    counts = {split: record[f'num_{split}'] for split in SPLITS}
+    params = {k: record[k] for k in _KNOBS}
     if (root.exists() or root.is_symlink()) and not overwrite:
         raise FileExistsError(f'{root} already exists; pass overwrite=True to replace it')
 
@@ -642,10 +661,7 @@ def write_dataset(root: Union[str, os.PathLike], mode: str = 'refer',
     try:
         meta: Dict[str, object] = dict(
             generator='vlseg.datasets.synthetic',
-            params=dict(mode=mode, seed=int(seed), image_size=int(image_size),
-                        num_train=int(num_train), num_val=int(num_val), num_test=int(num_test),
-                        **{k: list(v) if isinstance(v, tuple) else v
-                           for k, v in params.items()}))
+            params=record)
         files: Dict[str, List[Dict[str, object]]] = {}
         rows: Dict[str, List[Dict[str, str]]] = {}
         (tmp / 'prompt').mkdir()

@@ -53,11 +53,10 @@ def _check_existing(name: str, spec: dict) -> None:
     if not osp.isfile(meta_path):
         raise ValueError(f'synthetic_data.{name}: {root} exists but has no meta.json, so it '
                          f'is not a dataset written by vlseg.datasets.synthetic; {fix}')
+    from vlseg.datasets.synthetic import dataset_params
     with open(meta_path, encoding='utf-8') as f:
         params = json.load(f).get('params', {})
-    # JSON stores tuples as lists.
-    wanted = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.items()
-              if k not in ('root', 'overwrite')}
+    wanted = dataset_params(**{k: v for k, v in spec.items() if k not in ('root', 'overwrite')})
     differ = [f'{k}={params.get(k, "<unset>")!r} on disk, {v!r} in the config'
               for k, v in sorted(wanted.items()) if params.get(k) != v]
     if differ:
