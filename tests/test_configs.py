@@ -41,6 +41,11 @@ def test_config_builds_model(path):
                           if t['type'] == 'PackSegInputs' for m in t['meta_keys']]
     _strip_pretrained(cfg.model)
     model = MODELS.build(cfg.model)
+    # MMEngine applies a paramwise_cfg key to the parameters whose name contains it; a key that
+    # matches none (say, after a rename) would silently change nothing.
+    names = [name for name, _ in model.named_parameters()]
+    for key in cfg.optim_wrapper.get('paramwise_cfg', {}).get('custom_keys', {}):
+        assert any(key in name for name in names), f'paramwise_cfg key {key!r} matches no parameter'
     size = cfg.model.data_preprocessor['size']
     model.eval()
     sample = SegDataSample(metainfo=dict(

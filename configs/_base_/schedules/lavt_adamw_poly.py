@@ -1,7 +1,8 @@
 # The LAVT / DMMI schedule (REFERENCE_MODELS.md §5.2, §6.2): AdamW lr 5e-5, weight decay 0.01
-# except on parameters whose name contains "norm", absolute_pos_embed or
-# relative_position_bias_table (LAVT excludes them in its backbone; no other vlseg module has
-# "norm" in a parameter name: ConvModule calls its BN "bn", BERT "LayerNorm", CLIP "ln_*");
+# except on parameters whose name contains "norm" or relative_position_bias_table (LAVT excludes
+# them in its backbone; no other vlseg module has "norm" in a parameter name: ConvModule calls
+# its BN "bn", BERT "LayerNorm", CLIP "ln_*"). LAVT's list also names absolute_pos_embed, which
+# neither its Swin (no absolute position embedding, §5.1) nor timm's has;
 # poly decay (1 - it / total)^0.9 stepped every iteration over 40 epochs; validation every epoch,
 # the best checkpoint selected on val mDice.
 _base_ = ['./epoch_based.py']
@@ -11,7 +12,6 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=5e-5, weight_decay=0.01),
     paramwise_cfg=dict(custom_keys={
         'norm': dict(decay_mult=0.0),
-        'absolute_pos_embed': dict(decay_mult=0.0),
         'relative_position_bias_table': dict(decay_mult=0.0),
     }))
 param_scheduler = [

@@ -97,7 +97,7 @@ def test_configs_follow_lavt_schedule(name):
     optimizer = cfg.optim_wrapper.optimizer
     assert (optimizer.type, optimizer.lr, optimizer.weight_decay) == ('AdamW', 5e-5, 0.01)
     assert set(cfg.optim_wrapper.paramwise_cfg.custom_keys) == {
-        'norm', 'absolute_pos_embed', 'relative_position_bias_table'}
+        'norm', 'relative_position_bias_table'}
     (poly, ) = cfg.param_scheduler
     assert poly.type == 'PolyLR' and poly.power == 0.9 and poly.convert_to_iter_based
     assert cfg.model.data_preprocessor.size == (224, 224)
