@@ -54,8 +54,7 @@ def _build(config: str, device):
     from mmseg.registry import MODELS as REGISTRY
 
     import vlseg  # noqa: F401
-    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
-    from get_flops import strip_pretrained
+    from vlseg.utils import strip_pretrained
 
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
@@ -155,9 +154,8 @@ def train_and_evaluate(name: str, iters: int, work_dir: str) -> dict:
     from mmengine.runner import Runner
 
     import vlseg  # noqa: F401
-    from vlseg.engine import prepare_synthetic_data
-    from vlseg.evaluation import text_sensitivity
-    from vlseg.visualization.caption_overlay_hook import other_zones_caption
+    from vlseg.engine import add_weights_only_hook, prepare_synthetic_data, split_dataloader_cfg
+    from vlseg.evaluation import other_zones_caption, text_sensitivity
 
     cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}_synthetic.py'))
     cfg.work_dir = work_dir
@@ -171,10 +169,10 @@ def train_and_evaluate(name: str, iters: int, work_dir: str) -> dict:
             scheduler.end = iters
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
                         if h['type'] != 'CaptionOverlayHook']
+    add_weights_only_hook(cfg)
     cfg.visualizer = dict(type='SegLocalVisualizer', vis_backends=[], name='visualizer')
     cfg.default_hooks.pop('visualization', None)
-    os.chdir(REPO)  # data roots in the configs are relative to the repository
-    prepare_synthetic_data(cfg)
+    prepare_synthetic_data(cfg)  # data roots are relative to the repository, the child's cwd
     runner = Runner.from_cfg(cfg)
     start = time.perf_counter()
     runner.train()
@@ -186,8 +184,7 @@ def train_and_evaluate(name: str, iters: int, work_dir: str) -> dict:
 
     model = runner.model
     model.eval()
-    loop = runner.test_loop
-    loader = loop.splits['refer'][0] if hasattr(loop, 'splits') else loop.dataloader
+    loader = runner.build_dataloader(split_dataloader_cfg(cfg, 'refer'), seed=runner.seed)
     pairs = []
     with torch.no_grad():
         for batch in loader:

@@ -1,5 +1,5 @@
 # DMMI (Swin-B) on MosMedData+: the model, schedule and weights of dmmi_qata.py (see its header)
-# with vlseg's MosMed+ data pipeline at 224x224.
+# with vlseg's MosMed+ data pipeline at 224x224 (docs/models/dmmi.md).
 _base_ = [
     '_base_/models/dmmi.py', '_base_/datasets/mosmed.py', '_base_/schedules/lavt_adamw_poly.py',
     '_base_/default_runtime.py'

@@ -1,4 +1,4 @@
-# DMMI (Swin-B) on QaTa-COV19 (REFERENCE_MODELS.md §6); the model is _base_/models/dmmi.py, whose
+# DMMI (Swin-B) on QaTa-COV19 (docs/models/dmmi.md); the model is _base_/models/dmmi.py, whose
 # header says what follows the code, what was fixed and what was adapted.
 # Follows the code: LAVT's optimisation (AdamW 5e-5, weight decay 0.01 without decay on norm /
 # position-bias parameters, poly 0.9 per iteration, 40 epochs), ImageNet mean/std.

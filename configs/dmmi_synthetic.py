@@ -1,11 +1,11 @@
-# DMMI on the synthetic QaTa-like data, sized for 2 CPU cores: the model of _base_/models/dmmi.py
-# with a small Swin trained from scratch (embed 32, depths 2-2-2-2, heads 1-2-4-8, window 4 for the
-# 128 px stage maps 32/16/8/4, drop-path 0.1), decoder hidden 64 with fusion layers of 8 heads
-# and FFN 128, the text reconstruction at the text width 128 (8 heads, FFN 256), and the shared
-# synthetic text encoder (frozen random CLIP ViT-B/32 text tower, 128-d), wrapped by
-# EntityMaskedTextEncoder for the masked captions ('mask' stands in for the mask token CLIP's BPE
-# lacks). Loss and schedule as the other *_synthetic.py configs: Dice + class-balanced BCE, Adam
-# 1e-3 with cosine decay; auxiliary weights 0.01 / 0.01 as DMMI.
+# DMMI (docs/models/dmmi.md) on the synthetic QaTa-like data, sized for 2 CPU cores: the model of
+# _base_/models/dmmi.py with a small Swin trained from scratch (embed 32, depths 2-2-2-2, heads
+# 1-2-4-8, window 4 for the 128 px stage maps 32/16/8/4, drop-path 0.1), decoder hidden 64 with
+# fusion layers of 8 heads and FFN 128, the text reconstruction at the text width 128 (8 heads, FFN
+# 256), and the shared synthetic text encoder (frozen random CLIP ViT-B/32 text tower, 128-d),
+# wrapped by EntityMaskedTextEncoder for the masked captions ('mask' stands in for the mask token
+# CLIP's BPE lacks). Loss and schedule as the other *_synthetic.py configs: Dice + class-balanced
+# BCE, Adam 1e-3 with cosine decay; auxiliary weights 0.01 / 0.01 as DMMI.
 _base_ = [
     '_base_/models/dmmi.py', '_base_/datasets/synthetic.py',
     '_base_/schedules/synthetic_cpu.py', '_base_/default_runtime.py',
@@ -30,4 +30,4 @@ model = dict(
                               temperature=0.05, loss_name='loss_itc')),
     ])
 # Overlays of 4 test images: prediction with the real caption and with one naming other zones.
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook'), dict(type='CaptionOverlayHook')]
+custom_hooks = [dict(type='CaptionOverlayHook')]

@@ -1,5 +1,5 @@
 # LAVT (Swin-B) on MosMedData+: the model, schedule and weights of lavt_qata.py (see its header)
-# with vlseg's MosMed+ data pipeline at 224x224.
+# with vlseg's MosMed+ data pipeline at 224x224 (docs/models/lavt.md).
 _base_ = [
     '_base_/models/lavt.py', '_base_/datasets/mosmed.py', '_base_/schedules/lavt_adamw_poly.py',
     '_base_/default_runtime.py'

@@ -1,4 +1,4 @@
-# LAVT (Swin-B) on QaTa-COV19 (REFERENCE_MODELS.md §5); the model is _base_/models/lavt.py, whose
+# LAVT (Swin-B) on QaTa-COV19 (docs/models/lavt.md); the model is _base_/models/lavt.py, whose
 # header says what follows the code and what was adapted.
 # Follows the code: AdamW 5e-5, weight decay 0.01 without decay on norm / position-bias
 # parameters, poly 0.9 per iteration, 40 epochs, total batch 32 (LAVT: 8 per GPU on 4 GPUs; here

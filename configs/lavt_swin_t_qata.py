@@ -1,5 +1,5 @@
 # LAVT with the Swin-T option (embed 96, depths 2-2-6-2, heads 3-6-12-24; decoder hidden
-# 4 * 96 = 384) on QaTa-COV19; everything else as lavt_qata.py (REFERENCE_MODELS.md §5.1).
+# 4 * 96 = 384) on QaTa-COV19; everything else as lavt_qata.py (docs/models/lavt.md#backbone).
 # Weights: the Swin-T ImageNet-1k checkpoint (window 7 at 224 px); set the path to your file.
 _base_ = ['./lavt_qata.py']
 model = dict(

@@ -1,9 +1,9 @@
-# LAVT on the synthetic QaTa-like data, sized for 2 CPU cores: the model of _base_/models/lavt.py
-# (PWAM + language gate after every Swin stage, norm(F) to the SimpleDecoding decoder) with a
-# small Swin trained from scratch (embed 32, depths 2-2-2-2, heads 1-2-4-8, window 4 for the
-# 128 px stage maps 32/16/8/4, drop-path 0.1), decoder hidden 128, and the shared synthetic text
-# encoder (frozen random CLIP ViT-B/32 text tower, 128-d). Loss and schedule as the
-# other *_synthetic.py configs: Dice + class-balanced BCE, Adam 1e-3 with cosine decay.
+# LAVT (docs/models/lavt.md) on the synthetic QaTa-like data, sized for 2 CPU cores: the model of
+# _base_/models/lavt.py (PWAM + language gate after every Swin stage, norm(F) to the SimpleDecoding
+# decoder) with a small Swin trained from scratch (embed 32, depths 2-2-2-2, heads 1-2-4-8, window 4
+# for the 128 px stage maps 32/16/8/4, drop-path 0.1), decoder hidden 128, and the shared synthetic
+# text encoder (frozen random CLIP ViT-B/32 text tower, 128-d). Loss and schedule as the other
+# *_synthetic.py configs: Dice + class-balanced BCE, Adam 1e-3 with cosine decay.
 _base_ = [
     '_base_/models/lavt.py', '_base_/datasets/synthetic.py',
     '_base_/schedules/synthetic_cpu.py', '_base_/default_runtime.py',
@@ -17,4 +17,4 @@ model = dict(
     decode_head=dict(in_channels=(32, 64, 128, 256), channels=128,
                      loss_decode=dict(class_balanced_bce=True)))
 # Overlays of 4 test images: prediction with the real caption and with one naming other zones.
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook'), dict(type='CaptionOverlayHook')]
+custom_hooks = [dict(type='CaptionOverlayHook')]

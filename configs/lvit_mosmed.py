@@ -1,4 +1,4 @@
-# LViT-T on MosMedData+ with the recipe of lvit_qata.py (REFERENCE_MODELS.md §4; README
+# LViT-T on MosMedData+ with the recipe of lvit_qata.py (docs/models/lvit.md; LViT README
 # reference: Dice 74.57 / IoU 61.33, per-image means): the official code's options, batch 2,
 # Adam 3e-4, SGDR T_0 = 10 / eta_min = 1e-4 per epoch, early stopping patience 50, seed 666.
 # Text: frozen CLIP ViT-B/32 cut to 10 tokens instead of the uninstallable 768-d BERT features
@@ -9,7 +9,6 @@ _base_ = [
 ]
 model = dict(text_encoder=dict(pretrained='checkpoints/clip/ViT-B-32.pt'))
 custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
     dict(type='EarlyStoppingHook', monitor='mDice', rule='greater', patience=50)
 ]
 randomness = dict(seed=666, deterministic=True)

@@ -1,5 +1,5 @@
 # LViT-T on QaTa-COV19 with the official code's options and hyper-parameters
-# (REFERENCE_MODELS.md §4.1-4.3; README reference: Dice 83.66 / IoU 75.11, per-image means):
+# (docs/models/lvit.md; LViT README reference: Dice 83.66 / IoU 75.11, per-image means):
 # - follows the code: text only at the first Down-ViT (text_at_every_level=False), 10 text
 #   tokens, PLAM without sigmoid, MLP with GELU after both linears, x5 from the pre-fusion x4,
 #   0.5 Dice + 0.5 class-balanced BCE, batch 2, Adam 3e-4 without weight decay, SGDR T_0 = 10
@@ -22,7 +22,6 @@ _base_ = [
 ]
 model = dict(text_encoder=dict(pretrained='checkpoints/clip/ViT-B-32.pt'))
 custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
     dict(type='EarlyStoppingHook', monitor='mDice', rule='greater', patience=50)
 ]
 randomness = dict(seed=666, deterministic=True)

@@ -1,7 +1,7 @@
-# LViT-T on the synthetic QaTa-like data, sized for 2 CPU cores: the code-faithful model of
-# _base_/models/lvit.py at the size of unet_synthetic.py (base 16 channels, so ViT widths
-# 16-32-64-128 with 8 heads) on 128x128 images: patch sizes stay 16-8-4-2, so every ViT level
-# has 8 x 8 = 64 tokens (196 at 224 px).
+# LViT-T (docs/models/lvit.md) on the synthetic QaTa-like data, sized for 2 CPU cores: the
+# code-faithful model of _base_/models/lvit.py at the size of unet_synthetic.py (base 16 channels,
+# so ViT widths 16-32-64-128 with 8 heads) on 128x128 images: patch sizes stay 16-8-4-2, so every
+# ViT level has 8 x 8 = 64 tokens (196 at 224 px).
 # Text: the shared synthetic text encoder (frozen random CLIP ViT-B/32 text tower, 128-d) at
 # its 24 tokens, NOT LViT's 10-token cut: 10 CLIP tokens (SOT + 8 + EOT) end before the
 # zone words of every synthetic caption ("Bilateral pulmonary infection, two infected areas,"),
@@ -19,4 +19,4 @@ model = dict(
     backbone=dict(base_channels=16, img_size=128, text_dims=128, num_text_tokens=24),
     decode_head=dict(in_channels=(16, 32, 64, 128, 128)))
 # Overlays of 4 test images: prediction with the real caption and with one naming other zones.
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook'), dict(type='CaptionOverlayHook')]
+custom_hooks = [dict(type='CaptionOverlayHook')]

@@ -1,9 +1,9 @@
-# RecLMIS on MosMedData+ with the official code's MosMed+ options (REFERENCE_MODELS.md §3.8):
-# as reclmis_qata.py, except image mask ratio 0.3, reconstructors of 3 layers, dropout 0.5
-# before the interest MLPs, batch 20 and the `exp` schedule (lr factor max(0.99^epoch, 0.1)),
-# 400 epochs with early stopping patience 30. The official train script silently trained the
-# QaTa config for MosMed+ (config-selection bug, §3.8); this config is what the MosMed+ config
-# file asks for.
+# RecLMIS on MosMedData+ with the official code's MosMed+ options
+# (docs/models/reclmis.md#hyper-parameters): as reclmis_qata.py, except image mask ratio 0.3,
+# reconstructors of 3 layers, dropout 0.5 before the interest MLPs, batch 20 and the `exp`
+# schedule (lr factor max(0.99^epoch, 0.1)), 400 epochs with early stopping patience 30. The
+# official train script silently trained the QaTa config for MosMed+ (config-selection bug,
+# docs/models/reclmis.md#training-recipe); this config is what the MosMed+ config file asks for.
 _base_ = ['./reclmis_qata.py']
 data_root = 'data/MosMedPlus'
 reconstructor = dict(num_heads=4, num_layers=3, ffn_dims=1024, dropout=0.1, causal=True)
@@ -29,6 +29,5 @@ train_cfg = dict(max_epochs=400)
 # 0.99^epoch reaches the floor 0.1 at epoch 229; the rate then stays there.
 param_scheduler = [dict(type='ExponentialLR', gamma=0.99, begin=0, end=229, by_epoch=True)]
 custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
     dict(type='EarlyStoppingHook', monitor='mDice', rule='greater', patience=30)
 ]

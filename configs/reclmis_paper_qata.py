@@ -1,5 +1,5 @@
 # RecLMIS on QaTa-COV19 with the paper's formulation where the official code differs
-# (REFERENCE_MODELS.md §3.12); everything else as reclmis_qata.py (code-faithful):
+# (docs/models/reclmis.md#code-versus-paper); everything else as reclmis_qata.py (code-faithful):
 # - CCL weights words and patches by W_woi and W_poi once (paper eq. 4-6), not by a second
 #   softmax that makes them uniform (code);
 # - no causal masks in the reconstructors (code: causal, inherited from a video codebase);

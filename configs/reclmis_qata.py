@@ -1,5 +1,5 @@
 # RecLMIS on QaTa-COV19 with the official code's options and hyper-parameters
-# (REFERENCE_MODELS.md §3.8-3.9):
+# (docs/models/reclmis.md#hyper-parameters, docs/models/reclmis.md#augmentation):
 # - follows the code: CCL double softmax, causal masks in the reconstructors, no residuals and no
 #   text key-padding mask in the interaction, reconstruction target not detached, MSE over all
 #   tokens, PLAM without sigmoid, 18 CLIP tokens, image / text mask ratios 0.5 / 0.3,
@@ -28,7 +28,6 @@ train_pipeline = [
 ]
 train_dataloader = dict(batch_size=32, num_workers=8, dataset=dict(pipeline=train_pipeline))
 custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
     dict(type='EarlyStoppingHook', monitor='mDice', rule='greater', patience=100)
 ]
 randomness = dict(seed=3407, deterministic=True)

@@ -17,4 +17,4 @@ model = dict(
     decode_head=dict(in_channels=(16, 32, 64, 128, 128),
                      loss_decode=dict(class_balanced_bce=True)))
 # Overlays of 4 test images: prediction with the real caption and with one naming other zones.
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook'), dict(type='CaptionOverlayHook')]
+custom_hooks = [dict(type='CaptionOverlayHook')]

@@ -1,8 +1,8 @@
-# Text-free U-Net on the synthetic QaTa-like data, sized for 2 CPU cores: the architecture of
-# unet_qata.py at a quarter of the width (base 16 channels) on 128x128 images. It is the
-# text-free reference of the demo: on the `refer` split it cannot know which lesions the
-# caption names.
-# Loss: 0.5 Dice + 0.5 class-balanced BCE (LViT's loss, REFERENCE_MODELS.md §4.3). With plain
+# Text-free U-Net (docs/models/unet.md) on the synthetic QaTa-like data, sized for 2 CPU cores: the
+# architecture of unet_qata.py at a quarter of the width (base 16 channels) on 128x128 images. It is
+# the text-free reference of the demo: on the `refer` split it cannot know which lesions the caption
+# names.
+# Loss: 0.5 Dice + 0.5 class-balanced BCE (LViT's loss, docs/models/lvit.md#loss). With plain
 # BCE (the RecLMIS code's choice) this small network stayed at an all-background prediction
 # (val mDice 0.000 after 600 iterations): lesions cover about 2 % of the pixels.
 _base_ = [
@@ -15,4 +15,4 @@ model = dict(
     decode_head=dict(in_channels=(16, 32, 64, 128, 128),
                      loss_decode=dict(class_balanced_bce=True)))
 # Overlays of 4 test images: prediction with the real caption and with one naming other zones.
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook'), dict(type='CaptionOverlayHook')]
+custom_hooks = [dict(type='CaptionOverlayHook')]

@@ -10,13 +10,14 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 import vlseg  # noqa: F401
+from vlseg.models.structures import TextFeatures
 
 init_default_scope('mmseg')
 
 
 @MODELS.register_module(force=True)
 class StubTextEncoder(nn.Module):
-    """Deterministic caption -> (feats (B, L, C), pad_mask (B, L)) without any weights.
+    """Deterministic caption -> TextFeatures (feats (B, L, C), pad_mask (B, L)), no weights.
 
     Word j of a caption becomes a vector seeded by the word's hash; positions after the
     last word are padding. Records the captions it saw.
@@ -38,7 +39,7 @@ class StubTextEncoder(nn.Module):
                 seed = int(hashlib.md5(word.encode()).hexdigest()[:8], 16)
                 feats[b, j] = torch.randn(C, generator=torch.Generator().manual_seed(seed))
                 pad_mask[b, j] = False
-        return feats, pad_mask
+        return TextFeatures(feats, pad_mask)
 
 
 @MODELS.register_module(force=True)
@@ -54,7 +55,7 @@ class TextBiasNeck(nn.Module):
 
     def forward(self, feats: Sequence[Tensor], text) -> List[Tensor]:
         self.last_text = text
-        tokens, pad_mask = text
+        tokens, pad_mask = text.feats, text.pad_mask
         keep = (~pad_mask).unsqueeze(-1).float()  # (B, L, 1)
         pooled = (tokens * keep).sum(1) / keep.sum(1).clamp(min=1)  # (B, C_t)
         feats = list(feats)

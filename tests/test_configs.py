@@ -1,4 +1,5 @@
 """Every config in configs/ parses and builds its model (random weights, no files needed)."""
+import argparse
 import glob
 import os.path as osp
 
@@ -9,6 +10,8 @@ from mmseg.structures import SegDataSample
 from mmseg.registry import MODELS
 
 import vlseg  # noqa: F401
+from vlseg.engine import add_run_args, load_run_config
+from vlseg.utils import strip_pretrained
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
@@ -19,27 +22,14 @@ def test_configs_found():
     assert len(CONFIGS) > 0
 
 
-def _strip_pretrained(cfg):
-    if isinstance(cfg, dict):
-        for key in list(cfg):
-            if key == 'pretrained':
-                cfg[key] = None
-            else:
-                _strip_pretrained(cfg[key])
-    elif isinstance(cfg, list):
-        for item in cfg:
-            _strip_pretrained(item)
-
-
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, REPO))
 def test_config_builds_model(path):
     cfg = Config.fromfile(path)
     assert cfg.custom_imports['imports'] == ['vlseg']
-    assert any(h['type'] == 'WeightsOnlyCheckpointHook' for h in cfg.custom_hooks)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert 'text' in [m for t in cfg[loader]['dataset']['pipeline']
                           if t['type'] == 'PackSegInputs' for m in t['meta_keys']]
-    _strip_pretrained(cfg.model)
+    strip_pretrained(cfg.model)
     model = MODELS.build(cfg.model)
     # MMEngine applies a paramwise_cfg key to the parameters whose name contains it; a key that
     # matches none (say, after a rename) would silently change nothing.
@@ -54,3 +44,16 @@ def test_config_builds_model(path):
     with torch.no_grad():
         out = model(torch.rand(1, 3, *size), [sample], mode='tensor')
     assert out.shape == (1, 1, *size)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, REPO))
+def test_run_preparation_adds_weights_only_hook(path, tmp_path):
+    # Configs do not list WeightsOnlyCheckpointHook; the run preparation of tools/train.py and
+    # tools/test.py puts it in custom_hooks once, ahead of the config's own hooks.
+    own = [h['type'] for h in Config.fromfile(path).get('custom_hooks', [])]
+    assert 'WeightsOnlyCheckpointHook' not in own
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    add_run_args(parser)
+    cfg = load_run_config(parser.parse_args([path, '--work-dir', str(tmp_path)]))
+    assert [h['type'] for h in cfg.custom_hooks] == ['WeightsOnlyCheckpointHook'] + own

@@ -11,5 +11,5 @@ visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='vi
 log_level = 'INFO'
 load_from = None
 resume = False
-# Writes checkpoints that torch.load(weights_only=True) accepts (vlseg/compat/checkpoint.py).
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
+# WeightsOnlyCheckpointHook (vlseg/compat/checkpoint.py) is not listed in custom_hooks: the run
+# preparation adds it to every run (vlseg.engine.add_weights_only_hook).

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from vlseg.evaluation import mask_change, text_sensitivity
+from vlseg.datasets.qata_captions import ZONES, parse_caption
+from vlseg.evaluation import mask_change, other_zones_caption, text_sensitivity
 
 
 def test_mask_change_hand_values():
@@ -24,3 +25,23 @@ def test_errors():
         mask_change(np.zeros((2, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match='at least one'):
         text_sensitivity([])
+
+
+def test_other_zones_caption_names_the_complement():
+    caption = 'Bilateral pulmonary infection, two infected areas, lower left lung and upper right lung.'
+    other = other_zones_caption(caption)
+    assert parse_caption(other) == frozenset(ZONES) - parse_caption(caption)
+    every = ('Bilateral pulmonary infection, six infected areas, upper middle lower left lung '
+             'and upper middle lower right lung.')
+    assert parse_caption(other_zones_caption(every)) == {('left', 'lower')}
+    assert other_zones_caption('Opacity in the left lower lobe.') == \
+        'Opacity in the right lower lobe.'
+
+
+def test_other_zones_caption_hand_values():
+    caption = 'Unilateral pulmonary infection, two infected areas, upper lower left lung.'
+    assert other_zones_caption(caption) == ('Bilateral pulmonary infection, four infected areas, '
+                                            'middle left lung and upper middle lower right lung.')
+    # Not a QaTa-template caption: left and right swap, the rest is kept.
+    assert other_zones_caption('Infection in the right lung, sparing the left.') == \
+        'Infection in the left lung, sparing the right.'

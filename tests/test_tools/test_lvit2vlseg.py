@@ -14,7 +14,7 @@ sys.path.insert(0, osp.join(REPO, 'tools', 'model_converters'))
 import lvit2vlseg  # noqa: E402
 
 KEYS = osp.join(REPO, 'tests', 'data', 'official_keys', 'lvit.txt')  # names and shapes only
-# What the official LViT registers but never runs (REFERENCE_MODELS.md §4.5)
+# What the official LViT registers but never runs (docs/models/lvit.md#parameters-and-flops)
 NEVER_RUN = ('upVit.embeddings.', 'upVit3.embeddings.', 'downVit.norm.', 'upVit2.head.',
              'downVit.CTBN.', 'downVit1.CTBN2.', 'downVit2.CTBN3.', 'upVit3.CTBN2.',
              'upVit1.CTBN.', 'upVit.CTBN3.', 'up2.pixModule.conv_sig.', 'pix_module4.')
@@ -68,7 +68,8 @@ def test_converter_maps_everything_and_config_loads_strictly(tmp_path, monkeypat
             {k[len(prefix) + 1:]: v for k, v in converted.items() if k.startswith(prefix + '.')},
             strict=True)
     assert all(k.startswith(('backbone.', 'decode_head.')) for k in converted)
-    # the inference path of the official LViT-T: 29.9 M parameters (REFERENCE_MODELS.md §4.5)
+    # the inference path of the official LViT-T: 29.9 M parameters
+    # (docs/models/lvit.md#parameters-and-flops)
     used = sum(p.numel() for n, p in model.named_parameters() if not n.startswith('text_encoder'))
     assert used == 29_908_033
     # values really moved: spot-check a few mappings

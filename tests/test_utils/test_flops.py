@@ -3,7 +3,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Sequence, Tuple
+from typing import Sequence
 
 import pytest
 import torch
@@ -15,6 +15,7 @@ from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
 import vlseg  # noqa: F401
+from vlseg.models.structures import TextFeatures
 from vlseg.utils import text_seg_samples
 from vlseg.utils.flops import (FlopsReport, count_flops, count_text_encoder_flops,
                                flop_count_analysis)
@@ -154,7 +155,7 @@ class CachedLinearTextEncoder(nn.Module):
     def clear_cache(self) -> None:
         self.cache.clear()
 
-    def forward(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
+    def forward(self, texts: Sequence[str]) -> TextFeatures:
         missing = [t for t in texts if t not in self.cache]
         if missing:
             B, L = len(missing), self.context_length
@@ -169,7 +170,7 @@ class CachedLinearTextEncoder(nn.Module):
                 self.cache[text] = (feats[b], pad_mask[b])
         feats = torch.stack([self.cache[t][0] for t in texts])  # (B, L, C)
         pad_mask = torch.stack([self.cache[t][1] for t in texts])  # (B, L)
-        return feats, pad_mask
+        return TextFeatures(feats, pad_mask)
 
 
 

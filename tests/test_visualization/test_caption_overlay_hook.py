@@ -2,19 +2,7 @@ import numpy as np
 import pytest
 
 import vlseg  # noqa: F401
-from vlseg.datasets.synthetic import ZONES, parse_caption
-from vlseg.visualization import CaptionOverlayHook, draw_panel, other_zones_caption
-
-
-def test_other_zones_caption_names_the_complement():
-    caption = 'Bilateral pulmonary infection, two infected areas, lower left lung and upper right lung.'
-    other = other_zones_caption(caption)
-    assert parse_caption(other) == frozenset(ZONES) - parse_caption(caption)
-    every = ('Bilateral pulmonary infection, six infected areas, upper middle lower left lung '
-             'and upper middle lower right lung.')
-    assert parse_caption(other_zones_caption(every)) == {('left', 'lower')}
-    assert other_zones_caption('Opacity in the left lower lobe.') == \
-        'Opacity in the right lower lobe.'
+from vlseg.visualization import CaptionOverlayHook, draw_panel
 
 
 def test_draw_panel_tints_prediction_and_outlines_ground_truth():

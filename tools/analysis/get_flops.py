@@ -11,14 +11,13 @@ Example:
     python tools/analysis/get_flops.py configs/unet_synthetic.py --shape 128 128
 """
 import argparse
-from typing import Any
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from vlseg.utils import count_flops, text_seg_samples
+from vlseg.utils import count_flops, strip_pretrained, text_seg_samples
 
 DEFAULT_CAPTION = 'Unilateral pulmonary infection, one infected area, lower left lung.'
 
@@ -33,19 +32,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.backbone.base_channels=32')
     return parser.parse_args()
-
-
-def strip_pretrained(cfg: Any) -> None:
-    """Sets every ``pretrained`` key of a (nested) config to None, in place."""
-    if isinstance(cfg, dict):
-        for key in list(cfg):
-            if key == 'pretrained':
-                cfg[key] = None
-            else:
-                strip_pretrained(cfg[key])
-    elif isinstance(cfg, (list, tuple)):
-        for item in cfg:
-            strip_pretrained(item)
 
 
 def main() -> None:

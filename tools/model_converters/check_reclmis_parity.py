@@ -117,7 +117,7 @@ def main() -> None:
         _, official_text = official.clip.encode_text(ids, return_hidden=True, mask=official_mask)
         swapped_logits = model(images, swapped, mode='tensor')  # first: hooks keep the last
         logits = model(images, samples, mode='tensor')
-        vlseg_text, _ = model.text_encoder(CAPTIONS)
+        vlseg_text = model.text_encoder(CAPTIONS).feats
 
     official_text_out, official_visual_out = captured['official_interaction']
     ours = captured['vlseg_interaction']

@@ -3,9 +3,9 @@
 Reads the official checkpoint (a dict with ``state_dict``, keys optionally prefixed with
 ``module.`` by nn.DataParallel), maps every tensor onto the model of ``configs/lvit_qata.py``
 (``LViTEncoder`` backbone + ``UNetHead`` decoder), drops what the official model registers but
-never runs (REFERENCE_MODELS.md §4.5: the Up-ViTs' patch and position embeddings, every ViT's
-final ``norm`` and ``head``, the CTBN/CTBN2/CTBN3 convs outside the data flow, PLAM's
-``conv_sig`` and the standalone ``pix_module1..4``), reports every key it could not map (and
+never runs (docs/models/lvit.md#parameters-and-flops: the Up-ViTs' patch and position
+embeddings, every ViT's final ``norm`` and ``head``, the CTBN/CTBN2/CTBN3 convs outside the data
+flow, PLAM's ``conv_sig`` and the standalone ``pix_module1..4``), reports every key it could not map (and
 then writes nothing), and writes ``{'state_dict': ...}`` atomically for ``load_from`` /
 ``tools/test.py``.
 

@@ -5,9 +5,10 @@ mmengine 0.10.7 pickles ``HistoryBuffer`` objects and numpy values into the
 torch >= 2.6 that load refuses the file, so resume and ``load_from`` fail. vlseg fixes it at
 both ends without trusting arbitrary pickles:
 
-* :class:`WeightsOnlyCheckpointHook` (in every vlseg runtime config) writes the message
-  hub as plain containers, so the project's own checkpoints load with
-  ``weights_only=True``, and turns them back into ``HistoryBuffer`` objects on load.
+* :class:`WeightsOnlyCheckpointHook` (added to every run by
+  :func:`vlseg.engine.add_weights_only_hook`) writes the message hub as plain containers, so
+  the project's own checkpoints load with ``weights_only=True``, and turns them back into
+  ``HistoryBuffer`` objects on load.
 * :func:`install` registers the local-file loader of mmengine's ``CheckpointLoader`` so it
   always calls ``torch.load(..., weights_only=True)``, unless the user has trusted
   checkpoints explicitly with :func:`trust_checkpoints` (``--trust-checkpoint`` in

@@ -2,11 +2,11 @@
 import copy
 from typing import Dict, Optional
 
+from mmengine.config import Config
 from mmengine.runner import TestLoop
-from mmengine.runner.loops import _parse_losses
 from mmseg.registry import LOOPS
 
-__all__ = ['MultiSplitTestLoop']
+__all__ = ['MultiSplitTestLoop', 'split_dataloader_cfg']
 
 
 @LOOPS.register_module()
@@ -55,9 +55,42 @@ class MultiSplitTestLoop(TestLoop):
                 self.run_iter(idx, data_batch)
             split_metrics = evaluator.evaluate(len(loader.dataset))
             if self.test_loss:
-                split_metrics.update(_parse_losses(self.test_loss, 'test'))
+                split_metrics.update(self._mean_losses())
             metrics.update({f'{split}/{k}': v for k, v in split_metrics.items()})
         self.dataloader, self.evaluator = main_loader, main_evaluator
         self.runner.call_hook('after_test_epoch', metrics=metrics)
         self.runner.call_hook('after_test')
         return metrics
+
+    def _mean_losses(self) -> Dict[str, float]:
+        """The mean of every loss term the model returned on the split, over its batches, and
+        ``test_loss``, the sum of the terms whose name contains ``loss``: what MMEngine's
+        ``TestLoop`` reports."""
+        means = {name: buffer.mean() for name, buffer in self.test_loss.items()}
+        means['test_loss'] = sum(value for name, value in means.items() if 'loss' in name)
+        return means
+
+
+def split_dataloader_cfg(cfg: Config, split: str) -> dict:
+    """The dataloader config of the test split ``split`` of ``cfg``.
+
+    Build it with ``Runner.build_dataloader`` to run a model on one split outside
+    ``Runner.test()``. With :class:`MultiSplitTestLoop` as ``test_cfg``, the main split
+    (``test_cfg.name``) reads ``cfg.test_dataloader`` and the others
+    ``test_cfg.extra_dataloaders``; with another test loop, ``cfg.test_dataloader`` is the only
+    split, whatever its name.
+
+    Raises:
+        ValueError: If the MultiSplitTestLoop of ``cfg`` has no split ``split``.
+    """
+    test_cfg = cfg.get('test_cfg') or {}
+    loop = test_cfg.get('type')
+    if loop is not MultiSplitTestLoop and loop not in ('MultiSplitTestLoop',
+                                                       'mmseg.MultiSplitTestLoop'):
+        return cfg.test_dataloader
+    main, extra = test_cfg.get('name', 'test'), test_cfg.get('extra_dataloaders') or {}
+    if split == main:
+        return cfg.test_dataloader
+    if split not in extra:
+        raise ValueError(f'no test split {split!r}; the test loop has {[main, *extra]}')
+    return extra[split]

@@ -1,5 +1,7 @@
-"""Utilities: the FLOPs protocol and captioned sample lists."""
+"""Utilities: the FLOPs protocol, captioned sample lists and random-weight model configs."""
 from .flops import FlopsReport, count_flops
+from .pretrained import require_pretrained_file, strip_pretrained
 from .samples import text_seg_samples
 
-__all__ = ['FlopsReport', 'count_flops', 'text_seg_samples']
+__all__ = ['FlopsReport', 'count_flops', 'require_pretrained_file', 'strip_pretrained',
+           'text_seg_samples']

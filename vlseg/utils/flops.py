@@ -1,6 +1,6 @@
 """The one FLOPs protocol of vlseg: fvcore multiply-accumulates of the inference path.
 
-Protocol (ARCHITECTURE.md, "Conventions that matter for fair comparison"):
+Protocol (docs/architecture.md#flops-protocol):
 
 * fvcore's ``FlopCountAnalysis`` traces the segmentor in eval mode under ``torch.no_grad()``
   through its ``mode='tensor'`` forward, so training-only auxiliary heads never run and are never
@@ -198,15 +198,16 @@ class _EncodeTokens(nn.Module):
 
 
 class _EncodeCaptions(nn.Module):
-    """``forward(dummy)`` is ``text_encoder(captions)``; the dummy tensor only feeds the tracer."""
+    """``forward(dummy)`` is ``text_encoder(captions).feats``; the dummy tensor only feeds the
+    tracer."""
 
     def __init__(self, text_encoder: nn.Module, captions: List[str]) -> None:
         super().__init__()
         self.text_encoder = text_encoder
         self.captions = captions
 
-    def forward(self, dummy: Tensor) -> Any:
-        return self.text_encoder(self.captions)
+    def forward(self, dummy: Tensor) -> Tensor:
+        return self.text_encoder(self.captions).feats
 
 
 def _num_params(params: Iterable[nn.Parameter]) -> int:

@@ -10,24 +10,9 @@ import numpy as np
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from ..datasets.synthetic import ZONES, make_caption, parse_caption
-from ..datasets.transforms.text_aware_geometry import HORIZONTAL_PAIRS, swap_position_words
+from ..evaluation import other_zones_caption
 
-__all__ = ['CaptionOverlayHook', 'other_zones_caption', 'draw_panel']
-
-
-def other_zones_caption(caption: str) -> str:
-    """A caption naming other places than ``caption``.
-
-    For QaTa-template captions: the zones the caption does not name (or, when it names all six,
-    the lower left zone only). Otherwise: left and right swapped.
-    """
-    try:
-        named = parse_caption(caption)
-    except ValueError:
-        return swap_position_words(caption, HORIZONTAL_PAIRS)
-    others = [z for z in ZONES if z not in named] or [('left', 'lower')]
-    return make_caption(others)
+__all__ = ['CaptionOverlayHook', 'draw_panel']
 
 
 def draw_panel(image: np.ndarray, mask: np.ndarray, caption: str, title: str,
@@ -60,7 +45,8 @@ def draw_panel(image: np.ndarray, mask: np.ndarray, caption: str, title: str,
 @HOOKS.register_module()
 class CaptionOverlayHook(Hook):
     """Saves overlays of the first test images: prediction with the real caption and with a
-    caption naming other zones, ground truth outlined in green.
+    caption naming other zones (:func:`vlseg.evaluation.other_zones_caption`), ground truth
+    outlined in green.
 
     Files go to ``<work_dir>/overlays/<split index>_<image name>.png``. The second prediction
     is a second ``test_step`` on the same image with only the caption changed, so a model that

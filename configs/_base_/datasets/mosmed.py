@@ -1,4 +1,4 @@
-# MosMedData+ in the LViT/RecLMIS layout (REFERENCE_MODELS.md §1.1): data/MosMedPlus/
+# MosMedData+ in the LViT/RecLMIS layout (docs/data_and_metrics.md#lvit-layout): data/MosMedPlus/
 # {Train,Val,Test}_Folder/{img,labelcol}, one caption file per split
 # ({Train,Val,Test}_text.xlsx); the mask is the image name with a .png extension.
 # Pipelines and loaders as QaTa.

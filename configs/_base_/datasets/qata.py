@@ -1,6 +1,6 @@
-# QaTa-COV19 in the LViT/RecLMIS layout (REFERENCE_MODELS.md §1.1): data/QaTa-COV19/
-# {Train,Val,Test}_Folder/{img,labelcol}, Train_Folder/Train_Val_text.xlsx (train + val
-# captions), Test_Folder/Test_text.xlsx. Splits come from the folders.
+# QaTa-COV19 in the LViT/RecLMIS layout (docs/data_and_metrics.md#lvit-layout):
+# data/QaTa-COV19/{Train,Val,Test}_Folder/{img,labelcol}, Train_Folder/Train_Val_text.xlsx
+# (train + val captions), Test_Folder/Test_text.xlsx. Splits come from the folders.
 dataset_type = 'LViTTextSegDataset'
 data_root = 'data/QaTa-COV19'
 img_scale = (224, 224)

@@ -2,8 +2,8 @@
 # first use by tools/train.py and tools/test.py. Training uses the `refer` split, whose
 # images carry distractor lesions the caption does not name (so the caption is needed);
 # testing reports `refer` and `describe` (the caption names every lesion, as in QaTa).
-# 1800 training images: with 600, RecLMIS (96x96, 2000 iterations) reached refer mDice 0.808
-# instead of 0.844 (it learns the lesions of the training images rather than lesions in general).
+# 1800 training images: with 600, RecLMIS learns the lesions of the training images rather than
+# lesions in general (benchmarks/results/reclmis-synthetic-demo-study.md#what-limits-it).
 # Only the test split of `describe` is used.
 _base_ = ['./qata.py']
 img_size = 128

@@ -1,29 +1,18 @@
-# DMMI (Hu et al., ICCV 2023, "Beyond One-to-One"; REFERENCE_MODELS.md §6) with LAVT's Swin-B
-# backbone, sized for 224x224.
-# Follows the code: Swin-B (embed 128, depths 2-2-18-2, heads 4-8-16-32, drop-path 0.3, no
-# absolute position embedding) with, after every stage's blocks, the bidirectional interaction
-# (visual queries from 1x1 / 3x3 / 5x5 neighbourhoods and language queries from 1- / 2- / 3-grams,
-# each branch mixed by a learned softmax), the gated visual update x <- x + gate(F) * F and the
-# language refinement l <- l + GELU(Conv1d(l_res)); the stage outputs norm_i(F); the decoder
-# (hidden 768, Conv3x3 without bias + BN + ReLU) with two fusion transformers (one post-LN
-# nn.TransformerDecoderLayer each: 8 heads, FFN 2048, dropout 0.1, the refined words as memory
-# without padding mask); training-only: the entity-masked text reconstruction (Conv3x3 + BN +
-# ReLU, one decoder layer, cosine loss to the stop-gradient refined words, weight 0.01) and the
-# image-text contrastive loss (CrossLayerFuse features, words averaged over all positions,
-# tau 0.05, both directions summed, weight 0.01), each sample weighted by whether its mask has a
-# target (DMMI's target_flag); ImageNet mean/std.
-# Fixed: no unused template layers (DMMI's nn.TransformerDecoder also registers its template
-# layer, 3 x 7.9 M never used) and no gate in the last stage (its gated x is never used);
-# entity masking with a real mask token over all WordPiece / BPE pieces of a span of entity words,
-# a new span drawn every step (DMMI: the [PAD] id at word index + 1, a span fixed at dataset
-# construction, nouns from TextBlob; mask_mode='word_index_pad' and span_choice='fixed' give
-# that); non-square maps allowed.
+# DMMI (Hu et al., ICCV 2023, "Beyond One-to-One") with LAVT's Swin-B backbone, sized for
+# 224x224; docs/models/dmmi.md describes every module, docs/models/dmmi.md#options-and-configs
+# every option.
+# Follows the code: Swin-B with, after every stage's blocks, the bidirectional interaction, the
+# gated visual update and the word refinement; norm_i(F) to the decoder (hidden 768) with two
+# fusion transformers (the refined words as memory without padding mask); training-only: the
+# entity-masked text reconstruction (cosine loss, weight 0.01) and the image-text contrastive
+# loss (tau 0.05, weight 0.01), samples without a target weighted 0; ImageNet mean/std.
+# Fixed: no unused template layers and no last-stage gate; entity masking with a real mask token
+# over all pieces of a span, a new span every step (mask_mode='word_index_pad' and
+# span_choice='fixed' give DMMI's code); non-square maps allowed.
 # Adapted for medical data / vlseg: window 7 at 224 px; a 1-channel sigmoid head with
-# 0.5 Dice + 0.5 BCE (DMMI: 2-class CE with weights [0.9, 1.1], see lavt.py for the switch); the
-# frozen CLIP ViT-B/32 text tower shared by the vlseg models (512-d, 24 tokens) instead of
-# BERT-base with layers 0-9 fine-tuned at 20 tokens. CLIP's BPE has no mask token, so the word
-# 'mask' stands in for it; with BERT (HFTextEncoder, see lavt.py) leave mask_token=None to use
-# [MASK], and set text_dims=768 in the backbone and heads.
+# 0.5 Dice + 0.5 BCE (DMMI: 2-class CE [0.9, 1.1]); the frozen CLIP ViT-B/32 text tower (512-d,
+# 24 tokens) instead of BERT-base with layers 0-9 fine-tuned at 20 tokens. CLIP's BPE has no mask
+# token, so the word 'mask' stands in for it (with BERT: mask_token=None and text_dims=768).
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],

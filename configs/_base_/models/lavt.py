@@ -1,18 +1,15 @@
-# LAVT (Yang et al., CVPR 2022; REFERENCE_MODELS.md §5) with a Swin-B backbone, sized for 224x224.
-# Follows the code: Swin-B (embed 128, depths 2-2-18-2, heads 4-8-16-32, patch 4, no absolute
-# position embedding, drop-path 0.3), after every stage's blocks a PWAM (1 head, dropout 0) and a
-# language gate, x <- x + gate(F) * F, the decoder fed norm_i(F); the SimpleDecoding decoder
-# (hidden 4 * 128 = 512, Conv3x3 without bias + BN + ReLU, bilinear align_corners upsampling);
-# ImageNet mean/std on RGB images.
-# Adapted for medical data / vlseg: window 7 (the 224 px stage maps 56/28/14/7; LAVT uses 12 with
-# its 384 px ImageNet-22k weights, which load here resized to 7); a 1-channel sigmoid head with
-# 0.5 Dice + 0.5 BCE like the other vlseg models (LAVT: 2-class softmax with cross-entropy class
-# weights [0.9, 1.1]; set decode_head=dict(num_classes=2, out_channels=2,
-# loss_decode=dict(type='CrossEntropyLoss', class_weight=[0.9, 1.1])) for it); the frozen CLIP
-# ViT-B/32 text tower shared by the vlseg models (512-d, 24 tokens so no QaTa caption is cut)
-# instead of LAVT's fine-tuned BERT-base at 20 tokens. For BERT as in LAVT, use
-# text_encoder=dict(type='HFTextEncoder', model_path='checkpoints/bert-base-uncased',
-# max_length=20, trainable_layers=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)) and backbone text_dims=768.
+# LAVT (Yang et al., CVPR 2022) with a Swin-B backbone, sized for 224x224; docs/models/lavt.md
+# describes every module, docs/models/lavt.md#options-and-configs every option.
+# Follows the code: Swin-B (embed 128, depths 2-2-18-2, heads 4-8-16-32, patch 4, drop-path 0.3),
+# after every stage's blocks a PWAM (1 head, dropout 0) and the language gate, the decoder fed
+# norm_i(F); the SimpleDecoding decoder (hidden 4 * 128 = 512); ImageNet mean/std on RGB images.
+# Adapted for medical data / vlseg: window 7 (LAVT's 384 px ImageNet-22k weights, window 12, load
+# resized to 7); a 1-channel sigmoid head with 0.5 Dice + 0.5 BCE (LAVT: 2-class softmax with
+# cross-entropy class weights [0.9, 1.1]: decode_head=dict(num_classes=2, out_channels=2,
+# loss_decode=dict(type='CrossEntropyLoss', class_weight=[0.9, 1.1]))); the frozen CLIP ViT-B/32
+# text tower (512-d, 24 tokens so no QaTa caption is cut) instead of LAVT's fine-tuned BERT-base
+# at 20 tokens (text_encoder=dict(type='HFTextEncoder', model_path='checkpoints/bert-base-uncased',
+# max_length=20, trainable_layers=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)) and backbone text_dims=768).
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],

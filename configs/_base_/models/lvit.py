@@ -1,4 +1,4 @@
-# LViT-T (Li et al., IEEE TMI 2023; REFERENCE_MODELS.md §4), code-faithful: the U-Net encoder
+# LViT-T (Li et al., IEEE TMI 2023; docs/models/lvit.md), code-faithful: the U-Net encoder
 # (64-128-256-512-512) with the ViT U-branch (4 Down-ViTs + 4 Up-ViTs, one pre-LN block each,
 # 8 heads, MLP ratio 4 with GELU after both linears, dropout 0.1, 196 tokens per level at
 # 224 px) fused back into the four skips; text (10 tokens) enters only at the first Down-ViT;

@@ -1,4 +1,5 @@
-# RecLMIS (Huang et al., IEEE TMI; REFERENCE_MODELS.md §3), code-faithful options:
+# RecLMIS (Huang et al., IEEE TMI), code-faithful options (docs/models/reclmis.md; the paper
+# versus code options: docs/models/reclmis.md#options-and-configs):
 # frozen CLIP ViT-B/32 text tower at 18 tokens, Conv1d text adapter, U-Net encoder
 # (64-128-256-512-512), conditioned interaction at the 14x14 bottleneck without residuals or
 # text key-padding mask, U-Net decoder with PLAM skips (no sigmoid gate), 1-channel sigmoid head.

@@ -1,4 +1,4 @@
-# TMCA (Li et al., arXiv 2412.13533; REFERENCE_MODELS.md §7), RECONSTRUCTED from the abstract:
+# TMCA (Li et al., arXiv 2412.13533), RECONSTRUCTED from the abstract:
 # no code is public, every choice below is ours (docs/models/tmca.md lists them and the
 # alternatives). The visual backbone is vlseg's U-Net (64-128-256-512-512, as LViT / RecLMIS /
 # the U-Net baseline, for a like-for-like comparison); the text tower is the frozen CLIP ViT-B/32

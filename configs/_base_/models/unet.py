@@ -1,5 +1,5 @@
-# Text-free U-Net: the encoder and decoder channels of LViT / RecLMIS (REFERENCE_MODELS.md
-# §3.1: 64-128-256-512-512), plain skips (skip_attention=dict(type='PLAM') for LViT's PLAM),
+# Text-free U-Net (docs/models/unet.md): the encoder and decoder channels of LViT / RecLMIS
+# (64-128-256-512-512), plain skips (skip_attention=dict(type='PLAM') for LViT's PLAM),
 # a 1-channel sigmoid head thresholded at 0.5 and 0.5 Dice + 0.5 BCE.
 data_preprocessor = dict(
     type='SegDataPreProcessor',

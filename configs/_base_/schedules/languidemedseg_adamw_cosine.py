@@ -1,5 +1,6 @@
 # The training recipe of the LanGuideMedSeg / SGSeg stack, the public code of TMCA's group
-# (REFERENCE_MODELS.md §7; LanGuideMedSeg-MICCAI2023 config/training.yaml and engine/wrapper.py):
+# (docs/models/tmca.md#training-recipe; LanGuideMedSeg-MICCAI2023 config/training.yaml and
+# engine/wrapper.py):
 # AdamW lr 3e-4 with torch's default weight decay 0.01, CosineAnnealingLR with T_max = 200 epochs
 # and eta_min = 1e-6 stepped per epoch, but at most 100 epochs (so the rate only falls to about
 # 1.5e-4), early stopping patience 20. That code selects and stops on val loss; vlseg selects and

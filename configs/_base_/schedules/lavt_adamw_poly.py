@@ -1,8 +1,9 @@
-# The LAVT / DMMI schedule (REFERENCE_MODELS.md §5.2, §6.2): AdamW lr 5e-5, weight decay 0.01
-# except on parameters whose name contains "norm" or relative_position_bias_table (LAVT excludes
-# them in its backbone; no other vlseg module has "norm" in a parameter name: ConvModule calls
-# its BN "bn", BERT "LayerNorm", CLIP "ln_*"). LAVT's list also names absolute_pos_embed, which
-# neither its Swin (no absolute position embedding, §5.1) nor timm's has;
+# The LAVT / DMMI schedule (docs/models/lavt.md#training-recipe,
+# docs/models/dmmi.md#training-recipe): AdamW lr 5e-5, weight decay 0.01 except on parameters
+# whose name contains "norm" or relative_position_bias_table (LAVT excludes them in its backbone;
+# no other vlseg module has "norm" in a parameter name: ConvModule calls its BN "bn", BERT
+# "LayerNorm", CLIP "ln_*"). LAVT's list also names absolute_pos_embed, which neither its Swin
+# (no absolute position embedding, docs/models/lavt.md#backbone) nor timm's has;
 # poly decay (1 - it / total)^0.9 stepped every iteration over 40 epochs; validation every epoch,
 # the best checkpoint selected on val mDice.
 _base_ = ['./epoch_based.py']

@@ -1,4 +1,5 @@
-# The LViT / RecLMIS QaTa schedule (REFERENCE_MODELS.md §3.8, §4.3): Adam lr 3e-4 (the
+# The LViT / RecLMIS QaTa schedule (docs/models/lvit.md#training-recipe,
+# docs/models/reclmis.md#training-recipe): Adam lr 3e-4 (the
 # configured weight decay is ignored by the official Adam branch, so none here), SGDR with
 # T_0 = 10 epochs, T_mult = 1, eta_min = 1e-4, stepped per epoch; up to 2000 epochs with
 # early stopping on validation mean Dice; the best checkpoint is selected on val mDice.

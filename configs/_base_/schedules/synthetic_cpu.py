@@ -2,9 +2,8 @@
 # cosine decay, validation (val mDice selects the best checkpoint) every 100 iterations.
 max_iters = 600
 # fused: one kernel per parameter instead of a loop of element-wise ops (the same update, up to
-# rounding): 2.7 ms against 9-10 ms with foreach=True per step for the 2.1 M trainable
-# parameters of reclmis_synthetic.py on 2 cores (the default loop is slower still: foreach made
-# a whole step about 10 % faster).
+# rounding), the fastest Adam step on 2 cores (timings:
+# benchmarks/results/reclmis-synthetic-demo-study.md#optimizer-step-time).
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3, fused=True))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=1e-5, by_epoch=False)

@@ -8,6 +8,8 @@ from mmseg.registry import MODELS
 
 from vlseg.models.layers import TargetSemanticDistance
 from vlseg.models.losses import target_contrastive_loss
+from vlseg.models.segmentors import head_inputs
+from vlseg.models.structures import TextFeatures
 from vlseg.utils import text_seg_samples
 
 CHANNELS = (4, 8, 16)
@@ -21,7 +23,7 @@ def _neck_out(B=3):
                              embed_dims=D))
     feats = [torch.randn(B, c, S // 2 ** i, S // 2 ** i, requires_grad=True)
              for i, c in enumerate(CHANNELS)]
-    text = (torch.randn(B, 4, DT), torch.zeros(B, 4, dtype=torch.bool))
+    text = TextFeatures(torch.randn(B, 4, DT), torch.zeros(B, 4, dtype=torch.bool))
     return feats, neck(feats, text)
 
 
@@ -101,8 +103,8 @@ def test_gradients_reach_features_and_learnable_temperatures():
 def test_only_a_loss_method_and_clear_errors():
     head = _head()
     assert not hasattr(head, 'predict')
-    with pytest.raises(ValueError, match='TargetEnhancementNeck'):
-        head.loss([torch.zeros(1)], _samples(_masks()))
+    with pytest.raises(ValueError, match='MultiLevelAlignmentHead reads AlignedFeatures'):
+        head_inputs(head, [torch.zeros(1)])
     _, out = _neck_out()
     with pytest.raises(ValueError, match='not among the neck levels'):
         _head(levels=(0, 3)).loss(out, _samples(_masks()))

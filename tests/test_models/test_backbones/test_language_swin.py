@@ -6,7 +6,9 @@ import torch
 from mmseg.registry import MODELS
 
 import vlseg  # noqa: F401
-from vlseg.models.backbones import LanguageSwin, StageFusionOutput
+from vlseg.models.backbones import LanguageSwin
+from vlseg.models.layers import StageFusionOutput
+from vlseg.models.structures import TextFeatures
 
 TINY = dict(type='LanguageSwin', embed_dims=8, depths=(1, 1, 2, 1), num_heads=(1, 2, 2, 4),
             window_size=4, img_size=64, drop_path_rate=0.0, text_dims=6)
@@ -18,7 +20,7 @@ def _text(batch=2, length=5, dims=6, seed=0):
     feats = torch.randn(batch, length, dims, generator=torch.Generator().manual_seed(seed))
     pad = torch.zeros(batch, length, dtype=torch.bool)
     pad[0, 3:] = True
-    return feats, pad
+    return TextFeatures(feats, pad)
 
 
 @pytest.fixture
@@ -30,11 +32,10 @@ def backbone(one_thread):
 def test_stage_shapes_and_text_passthrough(backbone):
     text = _text()
     out = backbone(torch.rand(2, 3, 64, 64), text)
-    assert [tuple(o.shape) for o in out] == [(2, 8, 16, 16), (2, 16, 8, 8), (2, 32, 4, 4),
-                                             (2, 64, 2, 2)]
+    assert [tuple(o.shape) for o in out.maps] == [(2, 8, 16, 16), (2, 16, 8, 8), (2, 32, 4, 4),
+                                                  (2, 64, 2, 2)]
     assert backbone.channels == (8, 16, 32, 64)
-    assert out.text_features is text[0] and out.refined_text is text[0]
-    assert out.text_pad_mask is text[1] and out.masked_text_features is None
+    assert out.text is text and out.refined_text is text.feats  # LAVT passes the words on
 
 
 def test_decoder_receives_norm_of_the_pwam_output_not_the_gated_x(backbone):
@@ -43,7 +44,7 @@ def test_decoder_receives_norm_of_the_pwam_output_not_the_gated_x(backbone):
     for fusion in backbone.fusions:
         fusion.register_forward_hook(lambda m, args, out: seen.append(out))
     out = backbone(torch.rand(2, 3, 64, 64), _text())
-    for i, (fused, norm, stage_map) in enumerate(zip(seen, backbone.norms, out)):
+    for i, (fused, norm, stage_map) in enumerate(zip(seen, backbone.norms, out.maps)):
         assert isinstance(fused, StageFusionOutput)
         B, D, H, W = stage_map.shape
         tokens = stage_map.reshape(B, D, H * W).transpose(1, 2)
@@ -68,13 +69,13 @@ def test_changing_the_text_changes_every_stage(backbone):
     x = torch.rand(2, 3, 64, 64)
     a = backbone(x, _text(seed=0))
     b = backbone(x, _text(seed=1))
-    for fa, fb in zip(a, b):
+    for fa, fb in zip(a.maps, b.maps):
         assert not torch.allclose(fa, fb, atol=1e-4)
 
 
 def test_gradients_reach_every_parameter(backbone):
     out = backbone(torch.rand(2, 3, 64, 64), _text())
-    sum(o.square().mean() for o in out).backward()
+    sum(o.square().mean() for o in out.maps).backward()
     missing = [n for n, p in backbone.named_parameters()
                if (p.grad is None or not p.grad.abs().sum() > 0) and not IN_CANCELLED.search(n)]
     assert not missing
@@ -83,7 +84,7 @@ def test_gradients_reach_every_parameter(backbone):
 def test_dynamic_img_size_accepts_other_sizes(one_thread):
     backbone = MODELS.build({**TINY, 'dynamic_img_size': True})
     out = backbone(torch.rand(1, 3, 96, 64), _text(batch=1))
-    assert out[0].shape == (1, 8, 24, 16) and out[3].shape == (1, 64, 3, 2)
+    assert out.maps[0].shape == (1, 8, 24, 16) and out.maps[3].shape == (1, 64, 3, 2)
 
 
 def test_pretrained_missing_file_names_the_key_and_path(tmp_path):
@@ -134,4 +135,4 @@ def test_bad_arguments_raise(kwargs):
 
 def test_wrong_text_width_raises(backbone):
     with pytest.raises(ValueError, match=r'\(B, L, 6\)'):
-        backbone(torch.rand(1, 3, 64, 64), (torch.zeros(1, 5, 7), torch.zeros(1, 5).bool()))
+        backbone(torch.rand(1, 3, 64, 64), TextFeatures(torch.zeros(1, 5, 7), torch.zeros(1, 5).bool()))

@@ -5,6 +5,7 @@ from mmseg.registry import MODELS
 
 import vlseg  # noqa: F401
 from vlseg.models.backbones import UNetEncoder
+from vlseg.models.structures import TextFeatures
 
 B, L, C_T, SIZE = 2, 5, 12, 64
 TINY = dict(type='LViTEncoder', base_channels=4, img_size=SIZE, patch_size=16, text_dims=C_T,
@@ -26,7 +27,7 @@ def _encoder(**overrides):
 
 def _text(seed=0):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(B, L, C_T, generator=g), torch.zeros(B, L, dtype=torch.bool)
+    return TextFeatures(torch.randn(B, L, C_T, generator=g), torch.zeros(B, L, dtype=torch.bool))
 
 
 def test_official_layout_at_224():
@@ -38,7 +39,8 @@ def test_official_layout_at_224():
     assert enc.down_vits[0].text_proj.conv.weight.shape == (196, 10, 3)
     assert [tuple(c.weight.shape) for c in enc.text_convs] == [(64, 128, 3), (128, 256, 3),
                                                                (256, 512, 3), (512, 768, 3)]
-    # inference path of the official LViT-T, text_module4 at 768: 29.9 M (REFERENCE_MODELS §4.5),
+    # inference path of the official LViT-T, text_module4 at 768: 29.9 M
+    # (docs/models/lvit.md#parameters-and-flops),
     # of which 4.68 M are the decoder's
     assert sum(p.numel() for p in enc.parameters()) == 25_227_140
     # tokens follow the image size: 128 px -> 8 x 8 tokens with the same patch sizes
@@ -85,8 +87,8 @@ def test_text_at_every_level_option(one_thread):
 @pytest.mark.parametrize('every_level', [False, True])
 def test_gradients_reach_every_trainable_parameter(one_thread, every_level):
     enc = _encoder(text_at_every_level=every_level).train()
-    text = _text()[0].requires_grad_()
-    outs = enc(torch.rand(B, 3, SIZE, SIZE), (text, None))
+    text = _text().feats.requires_grad_()
+    outs = enc(torch.rand(B, 3, SIZE, SIZE), TextFeatures(text, torch.zeros(B, L, dtype=torch.bool)))
     sum(o.pow(2).mean() for o in outs).backward()
     missing = [n for n, p in enc.named_parameters() if p.grad is None or not p.grad.any()]
     assert not missing
@@ -97,11 +99,13 @@ def test_bad_arguments_and_inputs():
     enc = _encoder()
     x = torch.rand(1, 3, SIZE, SIZE)
     with pytest.raises(ValueError, match='text_dims=12'):
-        enc(x, (torch.randn(1, L, 7), None))
+        enc(x, TextFeatures(torch.randn(1, L, 7), torch.zeros(1, L, dtype=torch.bool)))
     with pytest.raises(ValueError, match='num_text_tokens=5'):
-        enc(x, (torch.randn(1, L + 1, C_T), None))
+        enc(x, TextFeatures(torch.randn(1, L + 1, C_T),
+                              torch.zeros(1, L + 1, dtype=torch.bool)))
     with pytest.raises(ValueError, match='img_size'):
-        enc(torch.rand(1, 3, 32, 32), (torch.randn(1, L, C_T), None))
+        enc(torch.rand(1, 3, 32, 32), TextFeatures(torch.randn(1, L, C_T),
+                                                   torch.zeros(1, L, dtype=torch.bool)))
     with pytest.raises(ValueError, match='patch_size'):
         MODELS.build({**TINY, 'patch_size': 12})
     with pytest.raises(ValueError, match='patch_size=16 must divide'):

@@ -1,24 +1,24 @@
-"""DMMI's decoder: two text fusions, no unused template layers, maps kept for training heads."""
+"""DMMI's decoder: two text fusions, no unused template layers, maps given to training heads."""
 import pytest
 import torch
 from mmseg.registry import MODELS
 from torch import nn
 
 import vlseg  # noqa: F401
-from vlseg.models.backbones import LanguageFeatures
+from vlseg.models.structures import DecoderOutput, LanguageFeatures, TextFeatures
 
 IN = (4, 8, 16, 32)
 
 
-def _inputs(batch=2, size=32, text_dims=12, seed=0):
+def _inputs(batch=2, size=32, text_dims=12, seed=0, refined_text=None):
     g = torch.Generator().manual_seed(seed)
-    feats = LanguageFeatures(
-        torch.randn(batch, c, size // 2**(i + 2), size // 2**(i + 2), generator=g)
-        for i, c in enumerate(IN))
-    feats.refined_text = torch.randn(batch, 5, text_dims, generator=g)
-    feats.text_pad_mask = torch.zeros(batch, 5, dtype=torch.bool)
-    feats.text_pad_mask[0, 3:] = True
-    return feats
+    maps = tuple(torch.randn(batch, c, size // 2**(i + 2), size // 2**(i + 2), generator=g)
+                 for i, c in enumerate(IN))
+    words = torch.randn(batch, 5, text_dims, generator=g)
+    pad_mask = torch.zeros(batch, 5, dtype=torch.bool)
+    pad_mask[0, 3:] = True
+    return LanguageFeatures(maps=maps, text=TextFeatures(words, pad_mask),
+                            refined_text=words if refined_text is None else refined_text)
 
 
 def _head(**kwargs):
@@ -41,33 +41,33 @@ def test_shapes_and_no_unused_template_layers(one_thread):
     assert isinstance(_head(text_dims=16).text_proj, nn.Identity)
 
 
-def test_decoder_maps_are_stored_only_in_training(one_thread):
+def test_decode_returns_the_logits_and_the_decoder_maps(one_thread):
     head = _head().eval()
     inputs = _inputs()
-    head(inputs)
-    assert not hasattr(inputs, 'decoder_maps')
-    head.train()
-    head(inputs)
-    m16, m8, m4 = inputs.decoder_maps
+    out = head.decode(inputs)
+    assert isinstance(out, DecoderOutput) and out.features is inputs
+    torch.testing.assert_close(out.logits, head(inputs))
+    m16, m8, m4 = out.maps
     assert m16.shape == (2, 16, 2, 2) and m8.shape == (2, 16, 4, 4) and m4.shape == (2, 16, 8, 8)
 
 
 def test_the_words_matter_and_the_padding_mask_option(one_thread):
-    inputs, other = _inputs(), _inputs()
-    other.refined_text = other.refined_text.clone()
-    other.refined_text[0, 3:] += 5.0  # padded words only
+    inputs = _inputs()
+    words = inputs.refined_text.clone()
+    words[0, 3:] += 5.0  # padded words only
+    other = _inputs(refined_text=words)
     head = _head().eval()
     assert not torch.allclose(head(inputs), head(other))  # DMMI: no memory padding mask
     masked = _head(text_padding_mask=True).eval()
     torch.testing.assert_close(masked(inputs), masked(other))
-    other.refined_text[0, 0] += 5.0
-    assert not torch.allclose(masked(inputs)[0], masked(other)[0])
+    words = words.clone()
+    words[0, 0] += 5.0
+    assert not torch.allclose(masked(inputs)[0], masked(_inputs(refined_text=words))[0])
 
 
 def test_gradients_reach_every_parameter_and_the_words(one_thread):
     head = _head()
-    inputs = _inputs()
-    inputs.refined_text.requires_grad_()
+    inputs = _inputs(refined_text=torch.randn(2, 5, 12).requires_grad_())
     head(inputs).sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
     assert inputs.refined_text.grad.abs().sum() > 0
@@ -79,4 +79,4 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match='text_dims'):
         _head(text_dims=0)
     with pytest.raises(ValueError, match='LanguageFeatures'):
-        _head()(list(_inputs()))
+        _head()(list(_inputs().maps))

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -50,3 +51,15 @@ def test_unet_head_shapes_plam_and_loss():
 def test_unet_head_plain_skips():
     head = _head()
     assert all(isinstance(up.skip_attention, torch.nn.Identity) for up in head.ups)
+
+
+def test_unet_head_config_keys_become_layer_factories():
+    head = _head(skip_attention=dict(type='PLAM', hidden=4, map_act_cfg=dict(type='Sigmoid')),
+                 norm_cfg=dict(type='GN', num_groups=2), act_cfg=dict(type='LeakyReLU'))
+    plam = head.ups[0].skip_attention
+    assert isinstance(plam.map_act, torch.nn.Sigmoid) and plam.bottleneck[0].out_features == 4
+    conv = head.ups[0].convs[0]
+    assert isinstance(conv.gn, torch.nn.GroupNorm) and conv.gn.num_groups == 2
+    assert isinstance(conv.activate, torch.nn.LeakyReLU) and conv.activate.inplace
+    with pytest.raises(ValueError, match='skip_attention type must be PLAM or None'):
+        _head(skip_attention=dict(type='CBAM'))

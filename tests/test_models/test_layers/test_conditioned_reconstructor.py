@@ -144,7 +144,7 @@ def test_parameter_count_of_official_qata_setting():
     ffn = d * f + f + f * d + d
     official_layer = 2 * attn + 3 * norm + ffn  # fairseq layer: self + encoder attention
     official = 2 * layers * official_layer  # decoder1 + decoder2
-    assert round(official / 1e4) == 2524  # 25.24 M, REFERENCE_MODELS.md §3.11
+    assert round(official / 1e4) == 2524  # 25.24 M, docs/models/reclmis.md#parameters-and-flops
     assert round((attn + norm) / 1e4) == 105  # decoder1's unused cross-attention, 1.05 M
     expected = official - layers * (attn + norm)
     model = ConditionedReconstructor(embed_dims=d, num_heads=4, num_layers=layers, ffn_dims=f)

@@ -55,7 +55,7 @@ def test_output_depends_on_the_text_and_only_reweights():
 
 
 def test_plain_gating_and_no_coordinates():
-    m = _module(residual=False, with_coords=False, norm_cfg=None)
+    m = _module(residual=False, with_coords=False, norm_layer=None)
     x, text = torch.randn(B, C, H, W), torch.randn(B, DT)
     out = m(x, text)
     torch.testing.assert_close(out.feats,

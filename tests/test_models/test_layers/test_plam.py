@@ -24,7 +24,7 @@ def test_plam_matches_hand_computation():
 
 
 def test_plam_gate_option_and_gradients():
-    plam = PLAM(4, map_act_cfg=dict(type='Sigmoid'))
+    plam = PLAM(4, map_act_layer=torch.nn.Sigmoid)
     x = torch.randn(2, 4, 5, 5, requires_grad=True)
     amap = plam.attention_map(x)
     assert amap.shape == (2, 1, 5, 5) and (amap > 0).all() and (amap < 1).all()

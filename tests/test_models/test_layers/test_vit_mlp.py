@@ -13,7 +13,7 @@ def test_gelu_after_both_linears():
     torch.testing.assert_close(mlp(x), expected)
     assert mlp(x).shape == (2, 5, 8)
     # the usual ViT MLP when the output activation is removed
-    plain = ViTMLP(8, 32, out_act_cfg=None).eval()
+    plain = ViTMLP(8, 32, out_act_layer=None).eval()
     torch.testing.assert_close(plain(x), plain.fc2(F.gelu(plain.fc1(x))))
 
 

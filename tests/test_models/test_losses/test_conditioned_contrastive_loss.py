@@ -8,8 +8,8 @@ import vlseg  # noqa: F401  (installs the mmcv.ops fallback before mmseg.models)
 from mmseg.registry import MODELS
 from vlseg.models.losses.conditioned_contrastive_loss import (ConditionedContrastiveLoss,
                                                               conditioned_contrastive_loss,
-                                                              conditioned_similarity,
-                                                              same_caption_mask)
+                                                              conditioned_similarity)
+from vlseg.models.losses.contrastive_utils import same_caption_mask
 
 # Hand example: B = 2, L = N = 2, D = 2 with e1 = (1, 0), e2 = (0, 1). Tokens are given with
 # non-unit norms to check the per-token L2 normalisation.
@@ -174,19 +174,6 @@ def test_double_softmax_makes_weights_near_uniform():
     # any two weights after the second softmax stay within a factor e of each other
     w2 = torch.tensor([[1.0, 0.0, 0.0, 0.0]]).softmax(-1)
     assert (w2.max() / w2.min()).item() == pytest.approx(math.e)
-
-
-def test_same_caption_mask():
-    mask = same_caption_mask(['a b', 'c', 'a b', 'A b'])
-    expected = torch.tensor([[1, 0, 1, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1]]).bool()
-    assert mask.dtype == torch.bool
-    assert torch.equal(mask, expected)
-    with pytest.raises(ValueError):
-        same_caption_mask(['a', None])
-    with pytest.raises(ValueError, match='needs the captions of the batch'):
-        same_caption_mask(None)
-    with pytest.raises(ValueError, match='got 2 captions for a batch of 3'):
-        same_caption_mask(['a', 'b'], batch_size=3)
 
 
 def test_pos_mask_duplicate_pair_is_not_pushed_apart():

@@ -1,7 +1,11 @@
 import pytest
 import torch
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from vlseg.models.decode_heads import UNetHead
+from vlseg.models.structures import DecoderOutput, InteractionFeatures
 from vlseg.utils import text_seg_samples
 
 MASKS = torch.randint(0, 2, (2, 16, 16), generator=torch.Generator().manual_seed(0))
@@ -12,7 +16,8 @@ def test_captions_reach_text_encoder_and_neck_in_order(stub_text_model):
     texts = ['lower left lung', 'upper right lung']
     losses = model.loss(torch.rand(2, 3, 16, 16), text_seg_samples(texts, 16, MASKS))
     assert model.text_encoder.seen[-1] == texts
-    tokens, pad_mask = model.neck.last_text
+    text = model.neck.last_text
+    tokens, pad_mask = text.feats, text.pad_mask
     assert tokens.shape == (2, 6, 8) and pad_mask[:, :3].logical_not().all()
     assert {'decode.loss_dice_bce', 'aux.loss_dice_bce', 'decode.acc_seg'} <= set(losses)
 
@@ -69,3 +74,74 @@ def test_without_text_encoder_is_plain_encoder_decoder(stub_text_model):
     model = stub_text_model(text_encoder=None, neck=None)
     out = model(torch.rand(1, 3, 16, 16), None, mode='tensor')
     assert out.shape == (1, 1, 16, 16)
+
+
+@MODELS.register_module(force=True)
+class MapsUNetHead(UNetHead):
+    """A U-Net head that also hands its input maps on, counting its decodes."""
+
+    def decode(self, inputs):
+        self.decodes = getattr(self, 'decodes', 0) + 1
+        return DecoderOutput(logits=super().forward(inputs), maps=tuple(inputs), features=inputs)
+
+    def forward(self, inputs):
+        return self.decode(inputs).logits
+
+
+@MODELS.register_module(force=True)
+class DecoderProbeHead(BaseModule):
+    """An auxiliary head that reads the decode head's output and records it."""
+
+    input_type = DecoderOutput
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = []
+
+    def loss(self, inputs, batch_data_samples, train_cfg=None):
+        self.seen.append(inputs)
+        return {'loss_probe': inputs.maps[-1].mean()}
+
+
+def _unet_head(type, stub_text_model):
+    """A decode head of ``type`` with the channels of the stub model's U-Net head."""
+    return dict(type=type, in_channels=stub_text_model().decode_head.in_channels,
+                loss_decode=dict(type='DiceBCELoss'))
+
+
+def _maps_model(stub_text_model, **overrides):
+    decode = _unet_head('MapsUNetHead', stub_text_model)
+    return stub_text_model(**{'decode_head': decode,
+                              'auxiliary_head': dict(type='DecoderProbeHead'), **overrides})
+
+
+def test_decode_head_runs_once_and_its_output_reaches_the_auxiliary_head(stub_text_model):
+    model = _maps_model(stub_text_model)
+    losses = model.loss(torch.rand(2, 3, 16, 16), text_seg_samples(['a b', 'c d'], 16, MASKS))
+    assert model.decode_head.decodes == 1
+    (decoded, ) = model.auxiliary_head.seen
+    assert decoded.logits.shape == (2, 1, 16, 16)
+    assert [m.shape[1] for m in decoded.maps] == model.decode_head.in_channels
+    torch.testing.assert_close(losses['aux.loss_probe'], decoded.maps[-1].mean())
+    model.eval()
+    with torch.no_grad():
+        model(torch.rand(1, 3, 16, 16), text_seg_samples(['a b'], 16), mode='predict')
+    assert len(model.auxiliary_head.seen) == 1  # auxiliary heads never run at inference
+
+
+def test_a_head_reading_another_container_is_a_clear_error(stub_text_model):
+    with pytest.raises(ValueError, match="DecoderProbeHead read the decode head's maps"):
+        _maps_model(stub_text_model, decode_head=_unet_head('UNetHead', stub_text_model))
+    # RecLMIS's contrastive head reads InteractionFeatures; the stub neck gives plain maps
+    model = stub_text_model(auxiliary_head=dict(type='ConditionedContrastiveHead'))
+    assert model.auxiliary_head.input_type is InteractionFeatures
+    with pytest.raises(ValueError, match='ConditionedContrastiveHead reads InteractionFeatures, '
+                                         'but the model gives list'):
+        model.loss(torch.rand(2, 3, 16, 16), text_seg_samples(['a b', 'c d'], 16, MASKS))
+
+
+def test_a_text_encoder_must_return_text_features(stub_text_model):
+    model = stub_text_model()
+    model.text_encoder.forward = lambda texts: (torch.zeros(1, 6, 8), torch.zeros(1, 6).bool())
+    with pytest.raises(TypeError, match='StubTextEncoder returned tuple'):
+        model.encode_text([{'text': 'a b'}])

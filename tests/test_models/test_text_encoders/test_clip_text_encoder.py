@@ -12,6 +12,7 @@ from open_clip.transformer import QuickGELU
 from safetensors.torch import save_file
 
 import vlseg  # noqa: F401
+import vlseg.models.text_encoders.base_text_encoder as bte
 import vlseg.models.text_encoders.clip_text_encoder as cte
 
 REG_NAME = 'OpenCLIPTextEncoder'  # 'CLIPTextEncoder' is MMSegmentation's SAN encoder
@@ -81,6 +82,7 @@ def log_calls(monkeypatch):
         calls.append((level, msg))
 
     monkeypatch.setattr(cte, 'print_log', fake_print_log)
+    monkeypatch.setattr(bte, 'print_log', fake_print_log)
     return calls
 
 
@@ -108,7 +110,8 @@ def test_shapes_and_pad_mask_match_tokenizer(tokenizer, encoder18):
     assert any(isinstance(m, QuickGELU) for m in encoder.modules())
     assert isinstance(encoder, cte.CLIPTextEncoder)
 
-    feats, pad_mask = encoder(CAPTIONS)
+    text = encoder(CAPTIONS)
+    feats, pad_mask = text.feats, text.pad_mask
     assert feats.shape == (3, 18, 512) and feats.dtype == torch.float32
     assert pad_mask.shape == (3, 18) and pad_mask.dtype == torch.bool
     assert feats.device == pad_mask.device == encoder.text_tower.positional_embedding.device
@@ -144,8 +147,11 @@ def test_short_context_matches_long_context_on_valid_tokens(encoder18):
     state['positional_embedding'] = positions
     long_enc.text_tower.load_state_dict(state)
 
-    feats77, pad77 = long_enc(CAPTIONS)
-    feats18, pad18 = short_enc(CAPTIONS)
+    long_enc_text = long_enc(CAPTIONS)
+
+    feats77, pad77 = long_enc_text.feats, long_enc_text.pad_mask
+    short_enc_text = short_enc(CAPTIONS)
+    feats18, pad18 = short_enc_text.feats, short_enc_text.pad_mask
     assert torch.equal(pad77[:, :18], pad18)
     valid = ~pad18
     torch.testing.assert_close(feats18[valid], feats77[:, :18][valid], atol=1e-5, rtol=1e-5)
@@ -156,7 +162,8 @@ def test_pretrained_state_dict_matches_full_clip(full_clip, clip_ckpt, tokenizer
     context_length = 18
     encoder = build(context_length=context_length, pretrained=str(clip_ckpt))
     assert any('loaded' in msg and str(clip_ckpt) in msg for _, msg in log_calls)
-    feats, pad_mask = encoder(CAPTIONS)
+    text = encoder(CAPTIONS)
+    feats, pad_mask = text.feats, text.pad_mask
 
     ids77 = tokenizer(CAPTIONS, context_length=77)
     reference = reference_token_features(full_clip, ids77)[:, :context_length]
@@ -254,7 +261,8 @@ def test_truncation_logged_once_and_counted(tokenizer, log_calls):
     encoder = build_small(context_length=10)
     long_b = LONG + ' Second.'
     assert len(tokenizer.encode(LONG)) + 2 > 10
-    feats, pad_mask = encoder([LONG, 'short text', long_b])
+    text = encoder([LONG, 'short text', long_b])
+    feats, pad_mask = text.feats, text.pad_mask
     ids, _ = encoder.tokenize([LONG])
     assert ids[0, -1] == EOT and not pad_mask[0].any() and not pad_mask[2].any()
     assert torch.equal(ids, tokenizer([LONG], context_length=10))
@@ -279,21 +287,25 @@ def test_cache_reuses_and_orders_outputs():
     sizes = count_tower_calls(encoder)
     a, b, c = CAPTIONS
 
-    feats, pad_mask = encoder([a, b, a])
+    text = encoder([a, b, a])
+    feats, pad_mask = text.feats, text.pad_mask
     assert sizes == [2]  # one batch with the two distinct misses
     assert (encoder.cache.hits, encoder.cache.misses) == (0, 2)
-    ref_feats, ref_pad = reference([a, b, a])
+    text = reference([a, b, a])
+    ref_feats, ref_pad = text.feats, text.pad_mask
     torch.testing.assert_close(feats, ref_feats, atol=1e-5, rtol=1e-5)
     assert torch.equal(pad_mask, ref_pad)
 
-    feats, _ = encoder([b, a])
+    feats = encoder([b, a]).feats
     assert sizes == [2]  # nothing recomputed
     assert (encoder.cache.hits, encoder.cache.misses) == (2, 2)
     torch.testing.assert_close(feats, ref_feats[[1, 0]], atol=1e-5, rtol=1e-5)
 
-    feats, pad_mask = encoder([c, a])
+    text = encoder([c, a])
+    feats, pad_mask = text.feats, text.pad_mask
     assert sizes == [2, 1]
-    ref_feats, ref_pad = reference([c, a])
+    text = reference([c, a])
+    ref_feats, ref_pad = text.feats, text.pad_mask
     torch.testing.assert_close(feats, ref_feats, atol=1e-5, rtol=1e-5)
     assert torch.equal(pad_mask, ref_pad)
     assert len(encoder.cache) == 3
@@ -346,7 +358,7 @@ def test_frozen_by_default(log_calls):
     parent.train()
     assert encoder.training
     assert not any(m.training for m in encoder.text_tower.modules())
-    feats, _ = encoder(CAPTIONS[:1])
+    feats = encoder(CAPTIONS[:1]).feats
     assert not feats.requires_grad
     encoder.eval()
     assert not encoder.training
@@ -359,7 +371,8 @@ def test_trainable_mode_has_no_cache_and_gradients_flow():
     encoder.train()
     assert all(m.training for m in encoder.text_tower.modules())
     sizes = count_tower_calls(encoder)
-    feats, pad_mask = encoder(CAPTIONS[:2])
+    text = encoder(CAPTIONS[:2])
+    feats, pad_mask = text.feats, text.pad_mask
     encoder(CAPTIONS[:2])
     assert sizes == [2, 2]
     (feats * (~pad_mask)[..., None]).sum().backward()
@@ -400,8 +413,10 @@ def test_mask_padding_keys_changes_only_padded_positions():
     plain = build_small(context_length=18, cache_size=0)
     masked = build_small(context_length=18, cache_size=0, mask_padding_keys=True)
     masked.load_state_dict(plain.state_dict())
-    feats, pad = plain(CAPTIONS)
-    feats_masked, pad_masked = masked(CAPTIONS)
+    plain_text = plain(CAPTIONS)
+    feats, pad = plain_text.feats, plain_text.pad_mask
+    masked_text = masked(CAPTIONS)
+    feats_masked, pad_masked = masked_text.feats, masked_text.pad_mask
     assert torch.equal(pad, pad_masked)
     torch.testing.assert_close(feats_masked[~pad], feats[~pad], atol=1e-5, rtol=1e-5)
     assert (feats_masked[pad] - feats[pad]).abs().max() > 1e-2  # the option does something
@@ -417,7 +432,8 @@ def test_text_cfg_and_embed_dims_override_tower_size():
     assert len(tower.transformer.resblocks) == 2
     assert tower.token_embedding.weight.shape == (49408, 128)
     assert encoder.embed_dims == 64
-    feats, pad = encoder(CAPTIONS)
+    text = encoder(CAPTIONS)
+    feats, pad = text.feats, text.pad_mask
     assert feats.shape == (3, 24, 64) and pad.shape == (3, 24)
     feats[~pad].pow(2).mean().backward()
     assert tower.transformer.resblocks[0].attn.in_proj_weight.grad.abs().sum() > 0
@@ -462,7 +478,7 @@ def test_bad_captions_raise(texts, match, encoder18):
 def test_autocast_rows_are_cast_back_to_parameter_dtype():
     encoder = build_small(context_length=8)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        feats, _ = encoder(CAPTIONS[:1])
+        feats = encoder(CAPTIONS[:1]).feats
     assert feats.dtype == torch.float32
-    feats, _ = encoder(CAPTIONS[:2])  # one cached row (computed under autocast), one fresh row
+    feats = encoder(CAPTIONS[:2]).feats  # one cached row (computed under autocast), one fresh row
     assert feats.dtype == torch.float32 and feats.shape == (2, 8, 256)

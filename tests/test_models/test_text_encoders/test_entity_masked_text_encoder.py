@@ -5,7 +5,7 @@ from mmseg.registry import MODELS
 from open_clip.tokenizer import SimpleTokenizer
 
 import vlseg  # noqa: F401
-from vlseg.models.text_encoders import MaskedTextFeatures
+from vlseg.models.structures import TextFeatures
 from vlseg.models.text_encoders.entity_masked_text_encoder import (DEFAULT_ENTITY_WORDS,
                                                                    entity_word_spans,
                                                                    split_words)
@@ -71,9 +71,9 @@ def test_training_forward_masks_one_span_per_caption(tiny_bert_dir, one_thread):
     encoder.encoder.model.eval()  # no dropout, so that both passes can be compared
     texts = [CAPTION, 'bi lung', 'pulmonary']  # the last has no entity word
     out = encoder(texts)
-    assert isinstance(out, MaskedTextFeatures) and len(out) == 2
-    feats, pad = out
-    assert out.masked_features.shape == feats.shape == (3, 20, 16)
+    assert isinstance(out, TextFeatures)
+    feats, pad = out.feats, out.pad_mask
+    assert out.masked_feats.shape == feats.shape == (3, 20, 16)
     positions = out.masked_positions
     assert positions[0].nonzero().flatten().tolist() in ([4], [8], [10, 11, 12])
     assert positions[1].nonzero().flatten().tolist() == [2]
@@ -81,10 +81,10 @@ def test_training_forward_masks_one_span_per_caption(tiny_bert_dir, one_thread):
     ids, pad_ids, where = encoder.mask(texts)
     assert (ids[where] == 4).all() and torch.equal(pad_ids, pad.cpu())
     # the same encoder and padding: unmasked captions give the original features
-    assert not torch.allclose(out.masked_features[0], feats[0])
-    torch.testing.assert_close(out.masked_features[2], feats[2])
+    assert not torch.allclose(out.masked_feats[0], feats[0])
+    torch.testing.assert_close(out.masked_feats[2], feats[2])
     # gradients reach the encoder through both passes (DMMI runs BERT twice)
-    out.masked_features.sum().backward()
+    out.masked_feats.sum().backward()
     assert encoder.encoder.model.embeddings.word_embeddings.weight.grad is not None
 
 
@@ -92,7 +92,7 @@ def test_eval_forward_adds_nothing(tiny_bert_dir):
     encoder = _bert(tiny_bert_dir).eval()
     encoder.mask = None  # would fail if called
     out = encoder([CAPTION])
-    assert out.masked_features is None and out.masked_positions is None
+    assert out.masked_feats is None and out.masked_positions is None
 
 
 def test_random_and_fixed_span_choice(tiny_bert_dir):
@@ -115,10 +115,10 @@ def test_clip_pieces_align_and_frozen_encoders_give_no_gradient(one_thread):
     assert tokenizer.decode([encoder.fill_id]).strip() == 'mask'
     encoder.train()
     out = encoder([BILATERAL])
-    assert out.masked_features.requires_grad
+    assert out.masked_feats.requires_grad
     frozen = MODELS.build(dict(type='EntityMaskedTextEncoder',
                                encoder={**SMALL_CLIP, 'frozen': True}, mask_token='mask')).train()
-    assert not frozen([BILATERAL]).masked_features.requires_grad
+    assert not frozen([BILATERAL]).masked_feats.requires_grad
 
 
 def test_bad_arguments_raise(tiny_bert_dir):

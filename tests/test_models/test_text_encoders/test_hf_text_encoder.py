@@ -33,12 +33,13 @@ def test_tokenize_pads_and_cuts_like_lavt(tiny_bert_dir):
 
 def test_forward_shapes_padding_and_features(tiny_bert_dir, one_thread):
     encoder = _build(tiny_bert_dir, max_length=20).eval()
-    feats, pad = encoder([CAPTION, 'bi lung'])
+    text = encoder([CAPTION, 'bi lung'])
+    feats, pad = text.feats, text.pad_mask
     assert feats.shape == (2, 20, 16) and pad.dtype == torch.bool
     assert encoder.embed_dims == 16 and encoder.context_length == 20
     assert encoder.mask_token_id == 4 and encoder.pad_token_id == 0
     # the padding is hidden from attention: the valid features do not depend on max_length
-    long_feats, _ = _build(tiny_bert_dir, max_length=30).eval()(['bi lung'])
+    long_feats = _build(tiny_bert_dir, max_length=30).eval()(['bi lung']).feats
     torch.testing.assert_close(feats[1, :4], long_feats[0, :4], atol=1e-5, rtol=1e-5)
     assert encoder.model.pooler is None
 
@@ -48,7 +49,8 @@ def test_trainable_layers_freeze_embeddings_and_upper_layers(tiny_bert_dir, one_
     trainable = {n.split('.')[0] + '.' + n.split('.')[2] if n.startswith('encoder') else
                  n.split('.')[0] for n, p in encoder.model.named_parameters() if p.requires_grad}
     assert trainable == {'encoder.0', 'encoder.1'}
-    feats, pad = encoder([CAPTION, 'bi lung'])
+    text = encoder([CAPTION, 'bi lung'])
+    feats, pad = text.feats, text.pad_mask
     feats[~pad].sum().backward()
     for name, p in encoder.model.named_parameters():
         if p.requires_grad:  # gradients flow through layer 2 into layers 0 and 1
@@ -63,7 +65,7 @@ def test_frozen_mode_has_no_gradients_and_stays_in_eval(tiny_bert_dir):
     encoder.train()
     assert not encoder.model.training
     assert not any(p.requires_grad for p in encoder.parameters())
-    feats, _ = encoder([CAPTION])
+    feats = encoder([CAPTION]).feats
     assert not feats.requires_grad
 
 

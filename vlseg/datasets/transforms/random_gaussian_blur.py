@@ -16,8 +16,9 @@ class RandomGaussianBlur(BaseTransform):
 
     RecLMIS applies MMSeg's ``BioMedicalGaussianBlur`` to an H x W x 3 array as if axis 0 were
     the channel axis, so every image row is blurred over (width, colour) with its own sigma
-    (REFERENCE_MODELS.md §3.9). This is the intended transform: one sigma per image, drawn
-    uniformly from ``sigma_range``, a 2-D blur over (H, W). Masks and captions are unchanged.
+    (docs/models/reclmis.md#augmentation). This is the intended transform: one sigma per image,
+    drawn uniformly from ``sigma_range``, a 2-D blur over (H, W). Masks and captions are
+    unchanged.
 
     Args:
         prob: Probability of blurring an image.

@@ -7,6 +7,8 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import nn
 
+from ..structures import InteractionFeatures
+
 __all__ = ['ConditionedContrastiveHead']
 
 
@@ -15,14 +17,17 @@ class ConditionedContrastiveHead(BaseModule):
     """Applies the conditioned contrastive loss to the pre-interaction tokens.
 
     Text tokens are the adapted text, visual tokens the raw bottleneck tokens, weighted by the
-    interest weights W_woi and W_poi of the interaction (RecLMIS §3.7). The head owns the
-    temperature: RecLMIS uses the frozen CLIP ``logit_scale`` (ln 100), i.e. a fixed scale 100.
+    interest weights W_woi and W_poi of the interaction (docs/models/reclmis.md#losses). The head
+    owns the temperature: RecLMIS uses the frozen CLIP ``logit_scale`` (ln 100), i.e. a fixed
+    scale 100.
 
     Args:
         logit_scale: Initial scale of the logits (1 / temperature).
         learnable_scale: Learn ``log(logit_scale)`` instead of keeping it fixed.
         loss_decode: Config of :class:`ConditionedContrastiveLoss`.
     """
+
+    input_type = InteractionFeatures
 
     def __init__(self, logit_scale: float = 100.0, learnable_scale: bool = False,
                  loss_decode: dict = dict(type='ConditionedContrastiveLoss'),
@@ -37,12 +42,13 @@ class ConditionedContrastiveHead(BaseModule):
             self.register_buffer('log_logit_scale', log_scale, persistent=False)
         self.loss_decode = MODELS.build(loss_decode)
 
-    def loss(self, inputs, batch_data_samples: List, train_cfg=None) -> dict:
+    def loss(self, inputs: InteractionFeatures, batch_data_samples: List,
+             train_cfg=None) -> dict:
         if inputs.word_weights is None or inputs.patch_weights is None:
             raise ValueError('the conditioned contrastive loss needs the interest weights, which '
                              'the neck computes only in training mode')
         captions = [s.metainfo.get('text') for s in batch_data_samples]
         loss = self.loss_decode(inputs.text_tokens, inputs.visual_tokens, inputs.word_weights,
-                                inputs.patch_weights, text_pad_mask=inputs.text_pad_mask,
+                                inputs.patch_weights, text_pad_mask=inputs.text.pad_mask,
                                 logit_scale=self.log_logit_scale.exp(), captions=captions)
         return {self.loss_decode.loss_name: loss}

@@ -5,6 +5,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
 from ..layers import ConditionedReconstructor, ProbabilityMasking
+from ..structures import InteractionFeatures
 
 __all__ = ['ConditionedReconstructionHead']
 
@@ -20,7 +21,7 @@ class ConditionedReconstructionHead(BaseModule):
     text tokens (valid ones only) are masked with probabilities W_woi, Ψ is conditioned on the raw
     bottleneck tokens re-weighted by W_poi, and the target is the text encoder's output.
 
-    Works with any neck that returns :class:`~vlseg.models.necks.InteractionFeatures`. It has
+    Works with any neck that returns :class:`~vlseg.models.structures.InteractionFeatures`. It has
     only :meth:`loss`: auxiliary heads never run at inference.
 
     Args:
@@ -33,6 +34,8 @@ class ConditionedReconstructionHead(BaseModule):
         reconstructor: Keyword arguments of :class:`ConditionedReconstructor`.
         loss_decode: Config of the reconstruction loss.
     """
+
+    input_type = InteractionFeatures
 
     def __init__(self, direction: str = 't2v', embed_dims: int = 512, mask_ratio: float = 0.5,
                  mask_mode: str = 'dist', mask_token: bool = False,
@@ -49,7 +52,8 @@ class ConditionedReconstructionHead(BaseModule):
                                                       **(reconstructor or {}))
         self.loss_decode = MODELS.build(loss_decode)
 
-    def loss(self, inputs, batch_data_samples: List, train_cfg=None) -> dict:
+    def loss(self, inputs: InteractionFeatures, batch_data_samples: List,
+             train_cfg=None) -> dict:
         if inputs.word_weights is None or inputs.patch_weights is None:
             raise ValueError('conditioned reconstruction needs the interest weights, which the '
                              'neck computes only in training mode')
@@ -61,8 +65,8 @@ class ConditionedReconstructionHead(BaseModule):
         else:
             condition, condition_weights = inputs.visual_tokens, inputs.patch_weights
             source, source_weights = inputs.text_tokens, inputs.word_weights
-            source_valid = ~inputs.text_pad_mask
-            target = inputs.text_features
+            source_valid = ~inputs.text.pad_mask
+            target = inputs.text.feats
         masked, mask = self.masking(source, source_weights, valid_mask=source_valid)
         reconstruction = self.reconstructor(condition, masked, condition_weights)
         # The interest weights only choose and weigh tokens here; they learn through CCL and Ψ.

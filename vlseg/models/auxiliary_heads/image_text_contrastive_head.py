@@ -1,4 +1,7 @@
-"""Training-only image-text contrastive term of DMMI (``CrossLayerFuse`` + §6.2 L_con)."""
+"""Training-only image-text contrastive term of DMMI (``CrossLayerFuse`` and L_con).
+
+See docs/models/dmmi.md#contrastive-loss.
+"""
 from typing import List, Optional
 
 import torch
@@ -7,6 +10,7 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..losses import same_caption_mask
+from ..structures import DecoderOutput
 from .text_reconstruction_head import target_flags
 
 __all__ = ['ImageTextContrastiveHead']
@@ -18,7 +22,8 @@ class ImageTextContrastiveHead(BaseModule):
 
     Image side (DMMI's ``de_feat`` with ``CrossLayerFuse``): the global average of the 1/16
     decoder map, then twice ``de <- Linear([de, GAP(map)])`` with the 1/8 and 1/4 maps
-    (``decoder_maps`` stored by :class:`~vlseg.models.decode_heads.DMMIHead`), ending at the
+    (the :class:`~vlseg.models.structures.DecoderOutput` of
+    :class:`~vlseg.models.decode_heads.DMMIHead`), ending at the
     text width. Text side: ``Conv1d(Ct -> Ct)`` on the refined words l1, averaged over **all**
     L positions, padding included (DMMI; ``text_pooling='valid'`` averages the valid ones).
     Loss: :class:`~vlseg.models.losses.ImageTextContrastiveLoss` (tau 0.05, weight 0.01).
@@ -36,6 +41,8 @@ class ImageTextContrastiveHead(BaseModule):
             ``target_flag``); False weights all by 1.
         loss_decode: Config of the loss.
     """
+
+    input_type = DecoderOutput
 
     def __init__(self, in_channels: int = 768, text_dims: int = 768, text_pooling: str = 'all',
                  same_caption: str = 'negative', skip_empty_targets: bool = True,
@@ -73,13 +80,9 @@ class ImageTextContrastiveHead(BaseModule):
         keep = (~pad_mask).to(words.dtype)[:, None, :]  # (B, 1, L)
         return (words * keep).sum(2) / keep.sum(2).clamp(min=1)
 
-    def loss(self, inputs, batch_data_samples: List, train_cfg=None) -> dict:
-        maps = getattr(inputs, 'decoder_maps', None)
-        if maps is None:
-            raise ValueError('ImageTextContrastiveHead needs the decoder maps that DMMIHead '
-                             'stores in training (decode_head=dict(type="DMMIHead"))')
-        img = self.image_embedding(maps)
-        txt = self.text_embedding(inputs.refined_text, inputs.text_pad_mask)
+    def loss(self, inputs: DecoderOutput, batch_data_samples: List, train_cfg=None) -> dict:
+        img = self.image_embedding(inputs.maps)
+        txt = self.text_embedding(inputs.features.refined_text, inputs.features.text.pad_mask)
         weights = target_flags(batch_data_samples, img) if self.skip_empty_targets else None
         pos_mask = None
         if self.same_caption == 'positive':

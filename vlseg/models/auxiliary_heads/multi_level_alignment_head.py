@@ -8,6 +8,7 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..layers import TargetSemanticDistance
+from ..structures import AlignedFeatures
 
 __all__ = ['MultiLevelAlignmentHead']
 
@@ -17,7 +18,7 @@ class MultiLevelAlignmentHead(BaseModule):
     """Aligns captions with the ground-truth target region at several encoder levels.
 
     At every level in ``levels`` (low-level stages included) the pixel embeddings and caption
-    embedding of the neck's image-text space (:class:`~vlseg.models.necks.AlignedFeatures`) go
+    embedding of the neck's image-text space (:class:`~vlseg.models.structures.AlignedFeatures`) go
     through :class:`~vlseg.models.layers.TargetSemanticDistance` with the ground-truth mask of each
     sample (``data_samples[i].gt_sem_seg``, resized to the level), and the distances through the
     contrastive loss (:class:`~vlseg.models.losses.TargetContrastiveLoss`). Level l contributes
@@ -38,6 +39,8 @@ class MultiLevelAlignmentHead(BaseModule):
         ignore_index: Label of ignored pixels (padding); they belong to no region.
         loss_decode: Config of :class:`TargetContrastiveLoss`.
     """
+
+    input_type = AlignedFeatures
 
     def __init__(self, levels: Sequence[int] = (0, 1, 2, 3, 4), logit_scale: float = 1 / 0.07,
                  learnable_scale: bool = True, max_logit_scale: float = 100.0,
@@ -73,11 +76,7 @@ class MultiLevelAlignmentHead(BaseModule):
         valid = gt != self.ignore_index  # (B, 1, H, W)
         return (gt > 0) & valid, valid
 
-    def loss(self, inputs, batch_data_samples: List, train_cfg=None) -> dict:
-        for name in ('levels', 'visual_embeds', 'text_embeds'):
-            if not hasattr(inputs, name):
-                raise ValueError(f'MultiLevelAlignmentHead needs neck outputs with `{name}` '
-                                 '(e.g. TargetEnhancementNeck)')
+    def loss(self, inputs: AlignedFeatures, batch_data_samples: List, train_cfg=None) -> dict:
         missing = [i for i in self.levels if i not in inputs.levels]
         if missing:
             raise ValueError(f'levels {missing} are not among the neck levels {inputs.levels}')

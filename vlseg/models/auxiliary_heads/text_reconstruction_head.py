@@ -1,11 +1,18 @@
-"""Training-only entity-masked text reconstruction of DMMI (``Language_Transformer``, §6.1)."""
+"""Training-only entity-masked text reconstruction of DMMI (``Language_Transformer``).
+
+See docs/models/dmmi.md#text-reconstruction.
+"""
+from functools import partial
 from typing import List, Optional
 
 import torch
-from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
+
+from ..layer_cfg import norm_layer_from_cfg
+from ..layers import ConvNormAct
+from ..structures import DecoderOutput
 
 __all__ = ['TextReconstructionHead', 'target_flags']
 
@@ -24,8 +31,8 @@ def target_flags(batch_data_samples: List, like: Tensor) -> Tensor:
 class TextReconstructionHead(BaseModule):
     """Reconstructs the words of the caption from its entity-masked version and the image.
 
-    DMMI's ``Language_Transformer``: the decoder's 1/8 map (``decoder_maps[1]`` stored by
-    :class:`~vlseg.models.decode_heads.DMMIHead`) goes through Conv3x3 (no bias) + BN + ReLU to
+    DMMI's ``Language_Transformer``: the decoder's 1/8 map (``maps[1]`` of the
+    :class:`~vlseg.models.structures.DecoderOutput` of :class:`~vlseg.models.decode_heads.DMMIHead`) goes through Conv3x3 (no bias) + BN + ReLU to
     the text width; one ``nn.TransformerDecoderLayer`` (8 heads, FFN 2048, dropout 0.1, post-LN)
     takes the text encoder's features of the **entity-masked** caption as queries and the pixels
     as memory, giving the reconstruction. The loss is the per-token cosine to the refined words
@@ -33,7 +40,7 @@ class TextReconstructionHead(BaseModule):
     (:class:`~vlseg.models.losses.TokenCosineLoss`, DMMI weight 0.01).
 
     The masked captions come from
-    :class:`~vlseg.models.text_encoders.EntityMaskedTextEncoder` (``masked_text_features``).
+    :class:`~vlseg.models.text_encoders.EntityMaskedTextEncoder` (``text.masked_feats``).
     As an auxiliary head it has only :meth:`loss` and never runs at inference.
 
     Args:
@@ -52,6 +59,8 @@ class TextReconstructionHead(BaseModule):
         loss_decode: Config of the loss.
     """
 
+    input_type = DecoderOutput
+
     def __init__(self, in_channels: int = 768, text_dims: int = 768, num_heads: int = 8,
                  ffn_dims: int = 2048, dropout: float = 0.1, text_padding_mask: bool = False,
                  loss_tokens: str = 'valid', skip_empty_targets: bool = True,
@@ -64,8 +73,9 @@ class TextReconstructionHead(BaseModule):
         if loss_tokens not in ('valid', 'masked'):
             raise ValueError(f"loss_tokens must be 'valid' or 'masked', got {loss_tokens!r}")
         self.loss_tokens = loss_tokens
-        self.visual_proj = ConvModule(in_channels, text_dims, 3, padding=1, bias=False,
-                                      norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
+        self.visual_proj = ConvNormAct(in_channels, text_dims, 3, padding=1, bias=False,
+                                       norm_layer=norm_layer_from_cfg(norm_cfg),
+                                       act_layer=partial(nn.ReLU, inplace=True))
         self.decoder = nn.TransformerDecoderLayer(text_dims, num_heads, dim_feedforward=ffn_dims,
                                                   dropout=dropout, batch_first=True)
         self.text_padding_mask = text_padding_mask
@@ -79,20 +89,16 @@ class TextReconstructionHead(BaseModule):
         return self.decoder(masked_text, pixels,
                             tgt_key_padding_mask=pad_mask if self.text_padding_mask else None)
 
-    def loss(self, inputs, batch_data_samples: List, train_cfg=None) -> dict:
-        maps = getattr(inputs, 'decoder_maps', None)
-        if maps is None:
-            raise ValueError('TextReconstructionHead needs the decoder maps that DMMIHead '
-                             'stores in training (decode_head=dict(type="DMMIHead"))')
-        masked = getattr(inputs, 'masked_text_features', None)
-        if masked is None:
+    def loss(self, inputs: DecoderOutput, batch_data_samples: List, train_cfg=None) -> dict:
+        text = inputs.features.text
+        if text.masked_feats is None:
             raise ValueError('TextReconstructionHead needs the entity-masked captions: wrap the '
                              'text encoder in EntityMaskedTextEncoder (they exist in training '
                              'only)')
-        pad_mask = inputs.text_pad_mask
-        reconstruction = self.reconstruct(maps[1], masked, pad_mask)
-        target = inputs.refined_text
+        reconstruction = self.reconstruct(inputs.maps[1], text.masked_feats, text.pad_mask)
+        target = inputs.features.refined_text
         weights = target_flags(batch_data_samples, target) if self.skip_empty_targets else None
-        keep = ~pad_mask if self.loss_tokens == 'valid' else inputs.masked_positions & ~pad_mask
+        keep = ~text.pad_mask if self.loss_tokens == 'valid' else \
+            text.masked_positions & ~text.pad_mask
         loss = self.loss_decode(reconstruction, target, keep, weights)
         return {self.loss_decode.loss_name: loss}

@@ -1,8 +1,7 @@
 """Swin Transformer with a text fusion step in every stage (LAVT / DMMI backbone)."""
 import logging
 import os
-import os.path as osp
-from typing import List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import print_log
@@ -12,58 +11,22 @@ from safetensors.torch import load_file as load_safetensors
 from timm.models.swin_transformer import SwinTransformer, checkpoint_filter_fn
 from torch import Tensor, nn
 
-__all__ = ['LanguageFeatures', 'LanguageSwin', 'StageFusionOutput', 'load_swin_state_dict']
+from ..layers import BidirectionalFusion, PWAMFusion
+from ..layers.checks import check_dropout, check_positive_int
+from ...utils.pretrained import require_pretrained_file
+from ..structures import LanguageFeatures, TextFeatures
+
+__all__ = ['LanguageSwin', 'load_swin_state_dict']
+
+# The per-stage fusion layers (plain PyTorch, in vlseg.models.layers) that configs select with
+# LanguageSwin's ``fusion=dict(type=...)``: registered here, where they are built.
+MODELS.register_module(module=PWAMFusion)
+MODELS.register_module(module=BidirectionalFusion)
 
 
-class StageFusionOutput(NamedTuple):
-    """What a per-stage fusion module returns.
-
-    - ``visual``: (B, N, D) the updated pixel tokens that go on to the next stage;
-    - ``stage_output``: (B, N, D) the tokens sent to the decoder (before the stage LayerNorm);
-    - ``text``: (B, L, Ct) the word features for the next stage.
-    """
-
-    visual: Tensor
-    stage_output: Tensor
-    text: Tensor
-
-
-class LanguageFeatures(list):
-    """The stage maps ``[x1, x2, x3, x4]`` (B, D_i, H_i, W_i), plus the text the heads may need.
-
-    Attributes:
-        text_features: (B, L, Ct) the text encoder's output.
-        refined_text: (B, L, Ct) the words after the last stage (DMMI refines them; LAVT passes
-            them through, so this equals ``text_features``).
-        text_pad_mask: (B, L) bool, True at padding.
-        masked_text_features: (B, L, Ct) or None; features of the entity-masked captions, set
-            only when the text encoder produced them (training with
-            :class:`~vlseg.models.text_encoders.EntityMaskedTextEncoder`).
-        masked_positions: (B, L) bool or None; the token positions that were masked.
-    """
-
-    text_features: Tensor
-    refined_text: Tensor
-    text_pad_mask: Tensor
-    masked_text_features: Optional[Tensor]
-    masked_positions: Optional[Tensor]
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'{name} must be a positive int, got {value!r}')
-    return value
-
-
-def _require_file(path: Union[str, os.PathLike]) -> str:
-    path = os.fspath(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'LanguageSwin: the file given as pretrained={path!r} does not exist. Set the '
-            "backbone's `pretrained` key to a local Swin checkpoint (the official "
-            'swin_*_patch4_window*.pth or a timm .safetensors / .pth file), or to None for '
-            'random weights. Nothing is downloaded.')
-    return path
+#: What ``pretrained`` of :class:`LanguageSwin` may name, for error messages.
+SWIN_WEIGHTS = ('a local Swin checkpoint (the official swin_*_patch4_window*.pth or a timm '
+                '.safetensors / .pth file)')
 
 
 def load_swin_state_dict(path: Union[str, os.PathLike],
@@ -83,7 +46,7 @@ def load_swin_state_dict(path: Union[str, os.PathLike],
     Returns:
         The state dict in timm's names (classifier and final norm entries included).
     """
-    path = _require_file(path)
+    path = require_pretrained_file(path, 'LanguageSwin', SWIN_WEIGHTS)
     if path.endswith('.safetensors'):
         state = load_safetensors(path, device='cpu')
     else:
@@ -141,8 +104,8 @@ class LanguageSwin(BaseModule):
 
     Shapes:
         inputs: (B, 3, H, W).
-        text: ((B, L, Ct) features, (B, L) bool pad_mask), as the text encoders return.
-        output: :class:`LanguageFeatures` of 4 maps (B, D_i, H / (p 2^(i-1)), W / (p 2^(i-1))).
+        text: :class:`TextFeatures` with feats (B, L, Ct).
+        output: :class:`LanguageFeatures` with 4 maps (B, D_i, H / (p 2^(i-1)), W / (p 2^(i-1))).
     """
 
     accepts_text = True
@@ -166,24 +129,24 @@ class LanguageSwin(BaseModule):
         for name, value in (('embed_dims', embed_dims), ('window_size', window_size),
                             ('patch_size', patch_size), ('img_size', img_size),
                             ('text_dims', text_dims)):
-            _positive_int(name, value)
+            check_positive_int(name, value)
         depths, num_heads = tuple(depths), tuple(num_heads)
         for name, values in (('depths', depths), ('num_heads', num_heads)):
             if not values:
                 raise ValueError(f'{name} must not be empty')
             for value in values:
-                _positive_int(name, value)
+                check_positive_int(name, value)
         if len(depths) != len(num_heads):
             raise ValueError(f'depths={depths} and num_heads={num_heads} must have the same '
                              'length')
         if img_size % patch_size:
             raise ValueError(f'patch_size={patch_size} must divide img_size={img_size}')
-        if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f'drop_path_rate must be in [0, 1), got {drop_path_rate!r}')
+        check_dropout('drop_path_rate', drop_path_rate)
         if not isinstance(fusion, dict) or 'type' not in fusion:
             raise ValueError(f'fusion must be a config dict with a type, got {fusion!r}')
         if pretrained is not None:
-            _require_file(pretrained)  # fail before the (slow) build
+            # fail before the (slow) build
+            require_pretrained_file(pretrained, 'LanguageSwin', SWIN_WEIGHTS)
 
         self.text_dims = text_dims
         self.swin = SwinTransformer(
@@ -223,9 +186,9 @@ class LanguageSwin(BaseModule):
         """
         self._is_init = True
 
-    def forward(self, inputs: Tensor, text: Tuple[Tensor, Tensor]) -> LanguageFeatures:
-        feats, pad_mask = text[0], text[1]
-        if feats.dim() != 3 or feats.shape[-1] != self.text_dims:
+    def forward(self, inputs: Tensor, text: TextFeatures) -> LanguageFeatures:
+        feats, pad_mask = text.feats, text.pad_mask
+        if feats.shape[-1] != self.text_dims:
             raise ValueError(f'text features must be (B, L, {self.text_dims}), got '
                              f'{tuple(feats.shape)}')
         x = self.swin.patch_embed(inputs)  # (B, H/p, W/p, D_1), channels last
@@ -238,10 +201,4 @@ class LanguageSwin(BaseModule):
             words = fused.text
             outs.append(norm(fused.stage_output).transpose(1, 2).reshape(B, D, H, W))
             x = fused.visual.reshape(B, H, W, D)
-        out = LanguageFeatures(outs)
-        out.text_features = feats
-        out.refined_text = words
-        out.text_pad_mask = pad_mask
-        out.masked_text_features = getattr(text, 'masked_features', None)
-        out.masked_positions = getattr(text, 'masked_positions', None)
-        return out
+        return LanguageFeatures(maps=tuple(outs), text=text, refined_text=words)

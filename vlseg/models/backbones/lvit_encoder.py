@@ -1,10 +1,14 @@
-"""LViT's dual-branch encoder: the U-Net encoder plus the text-conditioned ViT U-branch (§4.1)."""
+"""LViT's dual-branch encoder: the U-Net encoder plus the text-conditioned ViT U-branch.
+
+See docs/models/lvit.md#vit-branch.
+"""
 from typing import List, Optional, Sequence, Tuple, Union
 
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..layers import DownViT, TokenReconstruct, UpViT
+from ..structures import TextFeatures
 from .unet_encoder import UNetEncoder
 
 __all__ = ['LViTEncoder']
@@ -15,7 +19,7 @@ class LViTEncoder(UNetEncoder):
     """LViT-T encoder: CNN skips x_1..x_S refined by a ViT U-branch that carries the text.
 
     With S CNN stages (5 for LViT: widths 64, 128, 256, 512, 512), levels k = 1..S-1 get a
-    ViT (REFERENCE_MODELS.md §4.1):
+    ViT (docs/models/lvit.md#vit-branch):
 
     * CNN branch: exactly :class:`UNetEncoder` (this class is one, so the stem and down
       stages keep its parameter names and a vlseg U-Net checkpoint loads into them, as the
@@ -59,7 +63,7 @@ class LViTEncoder(UNetEncoder):
 
     Shapes:
         x: (B, C_in, H, W).
-        text: ((B, L, C_t) features, (B, L) bool pad_mask).
+        text: :class:`~vlseg.models.structures.TextFeatures` with feats (B, L, C_t).
         output: tuple of (B, base * mult_i, H / 2^i, W / 2^i), i = 0..S-1, as
             :class:`UNetEncoder`.
     """
@@ -127,11 +131,11 @@ class LViTEncoder(UNetEncoder):
             texts[k] = t.transpose(1, 2)  # (B, L, D_k)
         return texts
 
-    def forward(self, x: Tensor, text: Tuple[Tensor, Tensor]) -> Tuple[Tensor, ...]:
+    def forward(self, x: Tensor, text: TextFeatures) -> Tuple[Tensor, ...]:
         if tuple(x.shape[-2:]) != self.img_size:
             raise ValueError(f'LViTEncoder was built for img_size={self.img_size} (its position '
                              f'tables fix the token grid), got {tuple(x.shape[-2:])}')
-        features = text[0]  # the pad_mask is not used (see the class docstring)
+        features = text.feats  # the pad_mask is not used (see the class docstring)
         if features.dim() != 3 or features.shape[1:] != (self.num_text_tokens, self.text_dims):
             raise ValueError(f'text features must be (B, num_text_tokens={self.num_text_tokens}, '
                              f'text_dims={self.text_dims}), got {tuple(features.shape)}')

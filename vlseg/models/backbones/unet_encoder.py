@@ -1,12 +1,12 @@
-"""The U-Net encoder of LViT and RecLMIS (REFERENCE_MODELS.md §3.1)."""
+"""The U-Net encoder of LViT and RecLMIS (docs/models/unet.md#architecture)."""
 from typing import Sequence, Tuple
 
-from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..layers import UNetDownBlock
+from ..layer_cfg import act_layer_from_cfg, norm_layer_from_cfg
+from ..layers import ConvNormAct, UNetDownBlock
 
 __all__ = ['UNetEncoder']
 
@@ -23,6 +23,8 @@ class UNetEncoder(BaseModule):
         base_channels: Channels of the stem.
         channel_mults: Channel multiplier of each stage (the first is the stem).
         num_convs: Convs per down stage.
+        norm_cfg, act_cfg: Norm and activation of every conv-norm-act layer (as MMCV's
+            ``ConvModule``: the activation is in place where it can be).
 
     Shapes:
         x: (B, C_in, H, W), H and W divisible by 2 ** (len(channel_mults) - 1).
@@ -37,10 +39,12 @@ class UNetEncoder(BaseModule):
         if len(channel_mults) < 2:
             raise ValueError(f'channel_mults needs at least 2 stages, got {channel_mults}')
         self.channels = tuple(base_channels * m for m in channel_mults)
-        self.stem = ConvModule(in_channels, self.channels[0], 3, padding=1, bias=True,
-                               norm_cfg=norm_cfg, act_cfg=act_cfg)
+        norm_layer = norm_layer_from_cfg(norm_cfg)
+        act_layer = act_layer_from_cfg(act_cfg, inplace=True)
+        self.stem = ConvNormAct(in_channels, self.channels[0], 3, padding=1, bias=True,
+                                norm_layer=norm_layer, act_layer=act_layer)
         self.downs = nn.ModuleList(
-            UNetDownBlock(c_in, c_out, num_convs, norm_cfg, act_cfg)
+            UNetDownBlock(c_in, c_out, num_convs, norm_layer, act_layer)
             for c_in, c_out in zip(self.channels[:-1], self.channels[1:]))
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:

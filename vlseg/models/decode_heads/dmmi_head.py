@@ -1,9 +1,11 @@
-"""DMMI's decoder (REFERENCE_MODELS.md §6.1): LAVT's decoder plus two text-to-image fusions."""
+"""DMMI's decoder (docs/models/dmmi.md#decoder): LAVT's decoder plus two text-to-image fusions."""
 from typing import Optional, Sequence, Tuple
 
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ..layers.checks import check_positive_int
+from ..structures import DecoderOutput, LanguageFeatures
 from .simple_decoding_head import SimpleDecodingHead, upsample_concat
 
 __all__ = ['DMMIHead', 'fuse_text_into_map']
@@ -38,7 +40,8 @@ class DMMIHead(SimpleDecodingHead):
     DMMI builds each fusion as an ``nn.TransformerDecoder`` of one layer, which also registers
     its unused template layer; here the layer is used directly, so nothing unused is registered.
 
-    In training the maps ``(m16, m8, m4)`` are stored on the input list as ``decoder_maps`` for
+    :meth:`decode` returns the logits with the maps ``(m16, m8, m4)``
+    (:class:`~vlseg.models.structures.DecoderOutput`); in training the segmentor gives them to
     the training-only heads (DMMI's text reconstruction reads ``m8``; its contrastive term pools
     all three through ``CrossLayerFuse``). Nothing else runs here: those parts live in
     :class:`~vlseg.models.auxiliary_heads.TextReconstructionHead` and
@@ -55,18 +58,19 @@ class DMMIHead(SimpleDecodingHead):
         **kwargs: :class:`SimpleDecodingHead` arguments.
 
     Shapes:
-        inputs: :class:`~vlseg.models.backbones.LanguageFeatures` of 4 maps with
-            ``refined_text`` (B, L, Ct) and ``text_pad_mask`` (B, L).
+        inputs: :class:`~vlseg.models.structures.LanguageFeatures` with 4 maps and
+            ``refined_text`` (B, L, Ct).
         output: (B, out_channels, H, W).
     """
+
+    input_type = LanguageFeatures
 
     def __init__(self, in_channels: Sequence[int] = (128, 256, 512, 1024), channels: int = 768,
                  text_dims: int = 768, num_heads: int = 8, ffn_dims: int = 2048,
                  fusion_dropout: float = 0.1, text_padding_mask: bool = False,
                  **kwargs) -> None:
         super().__init__(in_channels, channels, **kwargs)
-        if isinstance(text_dims, bool) or not isinstance(text_dims, int) or text_dims < 1:
-            raise ValueError(f'text_dims must be a positive int, got {text_dims!r}')
+        check_positive_int('text_dims', text_dims)
         if self.channels % num_heads:
             raise ValueError(f'num_heads={num_heads} must divide channels={self.channels}')
         self.text_padding_mask = text_padding_mask
@@ -77,13 +81,14 @@ class DMMIHead(SimpleDecodingHead):
                                        dropout=fusion_dropout, batch_first=True)
             for _ in range(2))
 
-    def forward(self, inputs: Sequence[Tensor]) -> Tensor:
-        if getattr(inputs, 'refined_text', None) is None:
-            raise ValueError('DMMIHead needs the words with the stage maps: use a backbone that '
-                             'returns LanguageFeatures (LanguageSwin)')
-        c1, c2, c3, c4 = self._transform_inputs(inputs)
+    def decode(self, inputs: LanguageFeatures) -> DecoderOutput:
+        """The logits and the decoder maps ``(m16, m8, m4)``."""
+        if not isinstance(inputs, LanguageFeatures):
+            raise ValueError(f'DMMIHead reads LanguageFeatures (the words with the stage maps, '
+                             f'from LanguageSwin), got {type(inputs).__name__}')
+        c1, c2, c3, c4 = self._transform_inputs(inputs.maps)
         text = self.text_proj(inputs.refined_text)  # (B, L, channels)
-        pad_mask = inputs.text_pad_mask if self.text_padding_mask else None
+        pad_mask = inputs.text.pad_mask if self.text_padding_mask else None
         maps: Tuple[Tensor, ...] = ()
         x = c4
         for i, (fuse, skip) in enumerate(zip(self.fuse, (c3, c2, c1))):
@@ -91,6 +96,7 @@ class DMMIHead(SimpleDecodingHead):
             maps += (x, )
             if i < 2:
                 x = fuse_text_into_map(self.fusions[i], x, text, pad_mask)
-        if self.training:
-            inputs.decoder_maps = maps
-        return self.upsample(self.cls_seg(x))
+        return DecoderOutput(logits=self.upsample(self.cls_seg(x)), maps=maps, features=inputs)
+
+    def forward(self, inputs: LanguageFeatures) -> Tensor:
+        return self.decode(inputs).logits

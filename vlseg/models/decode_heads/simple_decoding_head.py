@@ -1,12 +1,14 @@
-"""LAVT's decoder ``SimpleDecoding`` (REFERENCE_MODELS.md §5.1) as a decode head."""
+"""LAVT's decoder ``SimpleDecoding`` (docs/models/lavt.md#decoder) as a decode head."""
 from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ..layer_cfg import act_layer_from_cfg, norm_layer_from_cfg
+from ..layers import ConvNormAct
+from ..layers.checks import check_positive_int
 from .binary_decode_head import BinaryDecodeHead
 
 __all__ = ['SimpleDecodingHead', 'upsample_concat']
@@ -56,11 +58,8 @@ class SimpleDecodingHead(BinaryDecodeHead):
         if len(in_channels) != 4:
             raise ValueError(f'in_channels must give the 4 stage widths, got {in_channels}')
         channels = 4 * in_channels[0] if channels is None else channels
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise ValueError(f'channels must be a positive int, got {channels!r}')
-        if (isinstance(upsample_factor, bool) or not isinstance(upsample_factor, int)
-                or upsample_factor < 1):
-            raise ValueError(f'upsample_factor must be a positive int, got {upsample_factor!r}')
+        check_positive_int('channels', channels)
+        check_positive_int('upsample_factor', upsample_factor)
         kwargs.setdefault('in_index', [0, 1, 2, 3])
         kwargs.setdefault('input_transform', 'multiple_select')
         kwargs.setdefault('norm_cfg', dict(type='BN'))
@@ -69,10 +68,12 @@ class SimpleDecodingHead(BinaryDecodeHead):
         self.upsample_factor = upsample_factor
         hidden = self.channels
         ins = [in_channels[3] + in_channels[2], hidden + in_channels[1], hidden + in_channels[0]]
+        norm_layer = norm_layer_from_cfg(self.norm_cfg)
+        act_layer = act_layer_from_cfg(self.act_cfg, inplace=True)
         self.fuse = nn.ModuleList(
             nn.Sequential(*[
-                ConvModule(c_in if j == 0 else hidden, hidden, 3, padding=1, bias=False,
-                           norm_cfg=self.norm_cfg, act_cfg=self.act_cfg) for j in range(2)
+                ConvNormAct(c_in if j == 0 else hidden, hidden, 3, padding=1, bias=False,
+                            norm_layer=norm_layer, act_layer=act_layer) for j in range(2)
             ]) for c_in in ins)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:

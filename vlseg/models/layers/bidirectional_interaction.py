@@ -1,20 +1,17 @@
-"""DMMI's bidirectional pixel-word interaction (``SpatialImageInteraction``, §6.1)."""
+"""DMMI's bidirectional pixel-word interaction (``SpatialImageInteraction``).
+
+See docs/models/dmmi.md#bidirectional-interaction.
+"""
 from typing import Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import check_positive_int, check_positive_ints
 from .pixel_word_attention import masked_word_features, word_attention_map
 
 __all__ = ['BidirectionalInteraction']
-
-
-def _check_sizes(name: str, sizes: Sequence[int]) -> Tuple[int, ...]:
-    sizes = tuple(sizes)
-    if not sizes or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in sizes):
-        raise ValueError(f'{name} must be a non-empty sequence of positive ints, got {sizes!r}')
-    return sizes
 
 
 class _NeighbourhoodQuery(nn.Module):
@@ -91,13 +88,12 @@ class BidirectionalInteraction(nn.Module):
     def __init__(self, dims: int, text_dims: int, kernel_sizes: Sequence[int] = (1, 3, 5),
                  ngram_sizes: Sequence[int] = (1, 2, 3)) -> None:
         super().__init__()
-        for name, value in (('dims', dims), ('text_dims', text_dims)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f'{name} must be a positive int, got {value!r}')
-        kernel_sizes = _check_sizes('kernel_sizes', kernel_sizes)
+        check_positive_int('dims', dims)
+        check_positive_int('text_dims', text_dims)
+        kernel_sizes = check_positive_ints('kernel_sizes', kernel_sizes)
         if any(k % 2 == 0 for k in kernel_sizes):
             raise ValueError(f'kernel_sizes must be odd, got {kernel_sizes}')
-        ngram_sizes = _check_sizes('ngram_sizes', ngram_sizes)
+        ngram_sizes = check_positive_ints('ngram_sizes', ngram_sizes)
         self.scale = dims**-0.5
         # words -> pixels
         self.pixel_queries = nn.ModuleList(_NeighbourhoodQuery(dims, k) for k in kernel_sizes)

@@ -5,6 +5,8 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor, nn
 
+from .checks import check_dropout
+
 __all__ = ['ConditionedInteraction', 'ConditionedInteractionOutput']
 
 
@@ -39,7 +41,8 @@ class ConditionedInteraction(nn.Module):
     """Conditioned interaction of RecLMIS: text and bottleneck tokens update each other.
 
     With the default options this reproduces the official ``Interactor`` together with the
-    ``mlp_visual`` / ``mlp_woi`` weight heads (REFERENCE_MODELS.md §3.3, §3.4):
+    ``mlp_visual`` / ``mlp_woi`` weight heads (docs/models/reclmis.md#conditioned-interaction,
+    docs/models/reclmis.md#interest-weights):
 
     1. ``v_emb = dropout(flatten(Conv1x1(visual)) + pos_embed)``; ``v0 = flatten(visual)``.
     2. ``text_a = MHA_text(q=text, k=v=v_emb)``; padded words are queries like any other.
@@ -52,7 +55,8 @@ class ConditionedInteraction(nn.Module):
        ``W_woi = softmax_L(mlp_woi(drop_w(text')))`` with padded words set to -inf first.
 
     Note that by default img' holds projected *text* values only (each patch is a convex
-    combination of text values plus the output-projection bias, §3.12); spatial content reaches
+    combination of text values plus the output-projection bias,
+    docs/models/reclmis.md#conditioned-interaction); spatial content reaches
     the decoder only through the attention weights and the skip connections.
 
     Both attentions are ``nn.MultiheadAttention`` used in its sequence-first (L, B, D) layout,
@@ -93,9 +97,8 @@ class ConditionedInteraction(nn.Module):
                 f'{embed_dims}, {num_heads}, {num_patches}, {in_channels}')
         if embed_dims % num_heads:
             raise ValueError(f'num_heads={num_heads} must divide embed_dims={embed_dims}')
-        for name, p in (('dropout', dropout), ('weight_dropout', weight_dropout)):
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f'{name} must be in [0, 1), got {p}')
+        check_dropout('dropout', dropout)
+        check_dropout('weight_dropout', weight_dropout)
         self.embed_dims = embed_dims
         self.in_channels = in_channels
         self.num_patches = num_patches

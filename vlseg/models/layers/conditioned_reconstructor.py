@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import check_dropout
+
 __all__ = [
     'weighted_attention', 'WeightedMultiheadAttention', 'ReconstructorLayer',
     'ConditionedReconstructor'
@@ -89,8 +91,7 @@ class WeightedMultiheadAttention(nn.Module):
         super().__init__()
         if embed_dims < 1 or num_heads < 1 or embed_dims % num_heads:
             raise ValueError(f'num_heads={num_heads} must divide embed_dims={embed_dims}')
-        if not 0 <= attn_dropout < 1:
-            raise ValueError(f'attn_dropout must be in [0, 1), got {attn_dropout}')
+        check_dropout('attn_dropout', attn_dropout)
         self.embed_dims = embed_dims
         self.num_heads = num_heads
         self.attn_dropout = attn_dropout
@@ -149,8 +150,7 @@ class ReconstructorLayer(nn.Module):
         super().__init__()
         if ffn_dims < 1:
             raise ValueError(f'ffn_dims must be >= 1, got {ffn_dims}')
-        if not 0 <= dropout < 1:
-            raise ValueError(f'dropout must be in [0, 1), got {dropout}')
+        check_dropout('dropout', dropout)
         self.self_attn = WeightedMultiheadAttention(embed_dims, num_heads, attn_dropout)
         self.self_attn_layer_norm = nn.LayerNorm(embed_dims)
         if cross_attention:
@@ -179,7 +179,9 @@ class ReconstructorLayer(nn.Module):
 
 
 class ConditionedReconstructor(nn.Module):
-    """Conditioned reconstructor Psi of RecLMIS (``DualTransformer``; REFERENCE_MODELS.md §3.6).
+    """Conditioned reconstructor Psi of RecLMIS (``DualTransformer``).
+
+    See docs/models/reclmis.md#conditioned-reconstructor.
 
     Rebuilds masked target tokens M from condition tokens C of the other modality, guided by the
     interest weights W of the condition tokens:

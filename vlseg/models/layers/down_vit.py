@@ -14,7 +14,7 @@ __all__ = ['DownViT']
 class DownViT(nn.Module):
     """Embeds a CNN map into tokens, optionally adds text, runs one block, joins the level above.
 
-    LViT's ``VisionTransformer`` in its down mode (REFERENCE_MODELS.md §4.1):
+    LViT's ``VisionTransformer`` in its down mode (docs/models/lvit.md#vit-branch):
 
     1. ``t = PatchEmbed(x)``: conv k = s = p, zero-initialised position table, dropout;
     2. with text (``num_text_tokens`` set): ``t = t + CTBN3(text)``, where ``CTBN3`` is a

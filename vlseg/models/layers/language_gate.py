@@ -1,6 +1,11 @@
-"""LAVT's language gate (REFERENCE_MODELS.md §5.1): how much of the fused feature to add."""
+"""LAVT's language gate: how much of the fused feature to add.
+
+See docs/models/lavt.md#language-gate.
+"""
 from torch import Tensor, nn
 from torch.nn.init import trunc_normal_
+
+from .checks import check_positive_int
 
 __all__ = ['LanguageGate']
 
@@ -25,8 +30,7 @@ class LanguageGate(nn.Module):
 
     def __init__(self, dims: int) -> None:
         super().__init__()
-        if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
-            raise ValueError(f'dims must be a positive int, got {dims!r}')
+        check_positive_int('dims', dims)
         self.fc1 = nn.Linear(dims, dims, bias=False)
         self.fc2 = nn.Linear(dims, dims, bias=False)
         self.reset_parameters()

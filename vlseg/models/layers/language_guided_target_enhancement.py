@@ -16,11 +16,10 @@ inference:
 4. Output ``x ⊙ (1 + A ⊙ g)`` (``residual=True``: the target is reinforced, nothing is erased) or
    ``x ⊙ A ⊙ g`` (``residual=False``: plain gating).
 """
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import build_activation_layer, build_norm_layer
 from torch import Tensor, nn
 
 from .target_semantic_distance import inverse_pixel_norm
@@ -71,8 +70,10 @@ class LanguageGuidedTargetEnhancement(nn.Module):
         attention_scale: Initial α of the spatial attention ``sigmoid(α · cos + β)``.
         channel_hidden: Hidden width of the channel-attention MLP. Defaults to
             ``max(C // 4, 8)``.
-        norm_cfg: Norm after the first 1x1 conv of the visual projection head, or None.
-        act_cfg: Activation of both projection heads' hidden layer.
+        norm_layer: Called with D to build the norm after the first 1x1 conv of the visual
+            projection head, or None (the conv then has a bias).
+        act_layer: Called with no argument to build the activation of the visual projection
+            head's hidden layer.
 
     Shapes:
         x: (B, C, H, W).
@@ -82,8 +83,9 @@ class LanguageGuidedTargetEnhancement(nn.Module):
 
     def __init__(self, channels: int, text_dims: int, embed_dims: int = 64,
                  with_coords: bool = True, residual: bool = True, attention_scale: float = 10.0,
-                 channel_hidden: Optional[int] = None, norm_cfg: Optional[dict] = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU')) -> None:
+                 channel_hidden: Optional[int] = None,
+                 norm_layer: Optional[Callable[[int], nn.Module]] = nn.BatchNorm2d,
+                 act_layer: Callable[[], nn.Module] = nn.ReLU) -> None:
         super().__init__()
         for name, value in (('channels', channels), ('text_dims', text_dims),
                             ('embed_dims', embed_dims)):
@@ -99,11 +101,10 @@ class LanguageGuidedTargetEnhancement(nn.Module):
         # Visual projection head: 1x1 conv of [x; coords] -> norm -> act -> 1x1 conv. The conv of
         # the concatenation is split into a conv of x and a conv of the (batch-independent)
         # coordinates, which is the same map without copying x.
-        self.visual_conv = nn.Conv2d(channels, embed_dims, 1, bias=norm_cfg is None)
+        self.visual_conv = nn.Conv2d(channels, embed_dims, 1, bias=norm_layer is None)
         self.coord_conv = nn.Conv2d(2, embed_dims, 1, bias=False) if with_coords else None
-        self.visual_norm = build_norm_layer(norm_cfg, embed_dims)[1] if norm_cfg \
-            else nn.Identity()
-        self.visual_act = build_activation_layer(act_cfg)
+        self.visual_norm = norm_layer(embed_dims) if norm_layer is not None else nn.Identity()
+        self.visual_act = act_layer()
         self.visual_out = nn.Conv2d(embed_dims, embed_dims, 1)
         self.text_proj = nn.Sequential(
             nn.Linear(text_dims, embed_dims), nn.ReLU(inplace=True),

@@ -4,6 +4,8 @@ from typing import Tuple
 import torch
 from torch import Tensor, nn
 
+from .checks import check_dropout
+
 __all__ = ['PatchEmbed']
 
 
@@ -33,8 +35,7 @@ class PatchEmbed(nn.Module):
         grid_size = tuple(grid_size)
         if len(grid_size) != 2 or min(grid_size) < 1:
             raise ValueError(f'grid_size must be two ints >= 1, got {grid_size}')
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f'dropout must be in [0, 1), got {dropout}')
+        check_dropout('dropout', dropout)
         self.patch_size = patch_size
         self.grid_size = grid_size
         self.proj = nn.Conv2d(in_channels, embed_dims, kernel_size=patch_size, stride=patch_size)

@@ -1,8 +1,10 @@
-"""LAVT's pixel-word attention module (PWAM, REFERENCE_MODELS.md §5.1)."""
+"""LAVT's pixel-word attention module (PWAM, docs/models/lavt.md#pwam)."""
 from typing import Optional
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .checks import check_dropout, check_positive_int
 
 __all__ = ['PixelWordAttention', 'word_attention_map', 'masked_word_features']
 
@@ -81,13 +83,11 @@ class PixelWordAttention(nn.Module):
         key_dims = dims if key_dims is None else key_dims
         for name, value in (('dims', dims), ('text_dims', text_dims), ('key_dims', key_dims),
                             ('num_heads', num_heads)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f'{name} must be a positive int, got {value!r}')
+            check_positive_int(name, value)
         if key_dims % num_heads or dims % num_heads:
             raise ValueError(f'num_heads={num_heads} must divide key_dims={key_dims} and '
                              f'dims={dims}')
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f'dropout must be in [0, 1), got {dropout!r}')
+        check_dropout('dropout', dropout)
         self.num_heads = num_heads
         self.vis_project = nn.Conv1d(dims, dims, 1)
         self.query = nn.Sequential(nn.Conv1d(dims, key_dims, 1), nn.InstanceNorm1d(key_dims))

@@ -1,8 +1,7 @@
 """Pixel-level attention module (PLAM) of LViT, used on U-Net skip connections."""
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
-from mmcv.cnn import build_activation_layer
 from torch import Tensor, nn
 
 __all__ = ['PLAM']
@@ -13,14 +12,15 @@ class PLAM(nn.Module):
 
     ``a = mean_c ReLU(conv_avg(x))``, ``m = max_c ReLU(conv_max(x))``, a per-pixel MLP
     (3 -> 6 -> 1) on ``[a, m, a + m]`` gives the map ``A`` and the output is ``A * x``
-    (REFERENCE_MODELS.md §4.2). The official LViT/RecLMIS code applies no gate to ``A``, so it
-    is an unbounded, possibly negative scale; ``map_act_cfg=dict(type='Sigmoid')`` gives the
-    gated variant.
+    (docs/models/lvit.md#plam). The official LViT/RecLMIS code applies no gate to ``A``, so it
+    is an unbounded, possibly negative scale; ``map_act_layer=nn.Sigmoid`` gives the gated
+    variant (``map_act_cfg=dict(type='Sigmoid')`` in :class:`UNetHead`'s ``skip_attention``).
 
     Args:
         channels: Channels C of the input.
         hidden: Width of the per-pixel MLP.
-        map_act_cfg: Activation applied to the attention map, or None (official code).
+        map_act_layer: Called with no argument to build the activation applied to the
+            attention map, or None (official code).
 
     Shapes:
         x: (B, C, H, W).
@@ -28,7 +28,7 @@ class PLAM(nn.Module):
     """
 
     def __init__(self, channels: int, hidden: int = 6,
-                 map_act_cfg: Optional[dict] = None) -> None:
+                 map_act_layer: Optional[Callable[[], nn.Module]] = None) -> None:
         super().__init__()
         if channels < 1 or hidden < 1:
             raise ValueError(f'channels and hidden must be >= 1, got {channels}, {hidden}')
@@ -36,7 +36,7 @@ class PLAM(nn.Module):
         self.conv_max = nn.Conv2d(channels, channels, 1, bias=False)
         self.bottleneck = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(inplace=True),
                                         nn.Linear(hidden, 1))
-        self.map_act = build_activation_layer(map_act_cfg) if map_act_cfg else nn.Identity()
+        self.map_act = map_act_layer() if map_act_layer is not None else nn.Identity()
 
     def attention_map(self, x: Tensor) -> Tensor:
         """Returns the (B, 1, H, W) map that multiplies ``x``."""

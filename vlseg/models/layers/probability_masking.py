@@ -44,7 +44,9 @@ def _topk_rows(scores: Tensor, counts: List[int]) -> Tensor:
 def probability_mask(weights: Tensor, ratio: float, valid_mask: Optional[Tensor] = None,
                      mode: str = 'dist',
                      generator: Optional[torch.Generator] = None) -> Tensor:
-    """Chooses the positions to mask, by interest weight (REFERENCE_MODELS.md §3.5).
+    """Chooses the positions to mask, by interest weight.
+
+    See docs/models/reclmis.md#probability-masking.
 
     For each sample with L valid positions, ``n = max(floor(L * ratio), 1)`` distinct valid
     positions are masked (none when L = 0):

@@ -12,7 +12,7 @@ class TokenReconstruct(nn.Module):
 
     The (B, N, D) tokens are laid out on their (h, w) grid (row-major, as
     :class:`PatchEmbed` flattens), upsampled by nearest neighbour to the size of the CNN map
-    they are added to, then a biased 1x1 conv, BatchNorm and ReLU (REFERENCE_MODELS.md §4.1).
+    they are added to, then a biased 1x1 conv, BatchNorm and ReLU (docs/models/lvit.md#vit-branch).
     LViT upsamples by the patch size, which gives the same map when the size is grid * patch.
 
     Args:

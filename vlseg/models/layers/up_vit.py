@@ -12,7 +12,7 @@ __all__ = ['UpViT']
 class UpViT(nn.Module):
     """``y' = ViTBlock(y) + CTBN2(y'_deeper)``, or ``ViTBlock(y)`` at the deepest level.
 
-    LViT's ``VisionTransformer`` in its up ("reconstruct") mode (REFERENCE_MODELS.md §4.1): no
+    LViT's ``VisionTransformer`` in its up ("reconstruct") mode (docs/models/lvit.md#vit-branch): no
     patch embedding (the input is already the down path's tokens), one block, and the deeper
     level's output mapped to this width by ``CTBN2`` = Conv1d(D_deeper -> D, k = 3) + BN1d +
     ReLU over the tokens.

@@ -1,5 +1,5 @@
 """Pre-LN transformer block of LViT's ViT branch."""
-from typing import Optional
+from typing import Callable, Optional
 
 from torch import Tensor, nn
 
@@ -23,7 +23,8 @@ class ViTBlock(nn.Module):
         mlp_ratio: Hidden width of the MLP as a multiple of D.
         dropout: Dropout of the MLP.
         attn_dropout: Dropout on the attention weights.
-        mlp_out_act_cfg: Activation after the MLP's second linear (LViT: GELU), or None.
+        mlp_out_act_layer: Activation after the MLP's second linear (LViT: ``nn.GELU``), or
+            None.
 
     Shapes:
         x: (B, N, D); output: (B, N, D).
@@ -31,7 +32,7 @@ class ViTBlock(nn.Module):
 
     def __init__(self, embed_dims: int, num_heads: int = 8, mlp_ratio: float = 4.0,
                  dropout: float = 0.1, attn_dropout: float = 0.0,
-                 mlp_out_act_cfg: Optional[dict] = dict(type='GELU')) -> None:
+                 mlp_out_act_layer: Optional[Callable[[], nn.Module]] = nn.GELU) -> None:
         super().__init__()
         if num_heads < 1 or embed_dims % num_heads:
             raise ValueError(f'num_heads={num_heads} must divide embed_dims={embed_dims}')
@@ -42,7 +43,7 @@ class ViTBlock(nn.Module):
                                           batch_first=True)
         self.norm2 = nn.LayerNorm(embed_dims)
         self.mlp = ViTMLP(embed_dims, int(embed_dims * mlp_ratio), dropout,
-                          out_act_cfg=mlp_out_act_cfg)
+                          out_act_layer=mlp_out_act_layer)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.norm1(x)  # (B, N, D)

@@ -1,7 +1,7 @@
 """Losses: a pure function plus a thin registered wrapper per file."""
 from .conditioned_contrastive_loss import (ConditionedContrastiveLoss, conditioned_contrastive_loss,
-                                           conditioned_similarity, multi_positive_nce,
-                                           same_caption_mask)
+                                           conditioned_similarity)
+from .contrastive_utils import multi_positive_nce, same_caption_mask
 from .dice_bce_loss import DiceBCELoss, bce_loss, soft_dice_loss
 from .image_text_contrastive_loss import ImageTextContrastiveLoss, image_text_contrastive_loss
 from .reconstruction_loss import ReconstructionLoss, reconstruction_loss

@@ -24,15 +24,15 @@ padding). Paper and code disagree on how they enter (``weight_softmax``):
 
 Duplicate captions: QaTa-COV19 has only 62 distinct captions, one of them covering a third of the
 training set, so a batch often holds identical captions whose pairs the plain InfoNCE pushes apart
-(false negatives). ``pos_mask`` (e.g. from :func:`same_caption_mask`) turns them into extra
-positives with the multi-positive InfoNCE ``-log(Σ_{b ∈ pos(a)} exp(logit_ab) / Σ_b exp(logit_ab))``
-(the diagonal is always positive), applied to the rows and to the columns. The official code has
-no such option (``same_caption_positive=False`` reproduces it).
+(false negatives). ``pos_mask`` (e.g. from :func:`~vlseg.models.losses.same_caption_mask`)
+turns them into extra positives with the multi-positive InfoNCE
+``-log(Σ_{b ∈ pos(a)} exp(logit_ab) / Σ_b exp(logit_ab))`` (the diagonal is always positive),
+applied to the rows and to the columns. The official code has no such option
+(``same_caption_positive=False`` reproduces it).
 
 The temperature is an input: RecLMIS uses CLIP's frozen ``logit_scale`` (exp(ln 100) = 100). A
 learnable scale belongs to the head that owns this loss, which has no parameters.
 """
-from numbers import Real
 from typing import Optional, Sequence, Union
 
 import torch
@@ -41,8 +41,10 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-__all__ = ['conditioned_similarity', 'multi_positive_nce', 'conditioned_contrastive_loss',
-           'same_caption_mask', 'ConditionedContrastiveLoss']
+from .contrastive_utils import (check_logit_scale, multi_positive_nce, positive_pairs,
+                                same_caption_mask)
+
+__all__ = ['conditioned_similarity', 'conditioned_contrastive_loss', 'ConditionedContrastiveLoss']
 
 _WEIGHT_SOFTMAX_MODES = ('double', 'single')
 
@@ -119,19 +121,6 @@ def conditioned_similarity(text_tokens: Tensor, visual_tokens: Tensor, word_weig
     return (t2v + v2t) / 2
 
 
-def multi_positive_nce(logits: Tensor, pos_mask: Tensor, reduction: str = 'mean') -> Tensor:
-    """Row-wise ``-log(Σ_pos exp / Σ_all exp)``; with one positive per row, the cross-entropy.
-
-    Shapes: logits, pos_mask (B, B') -> scalar (``reduction='mean'``) or (B,) (``'none'``).
-    """
-    if reduction not in ('mean', 'none'):
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    log_all = torch.logsumexp(logits, dim=1)  # (B,)
-    log_pos = torch.logsumexp(logits.masked_fill(~pos_mask, float('-inf')), dim=1)  # (B,)
-    per_row = log_all - log_pos
-    return per_row.mean() if reduction == 'mean' else per_row
-
-
 def conditioned_contrastive_loss(text_tokens: Tensor, visual_tokens: Tensor,
                                  word_weights: Tensor, patch_weights: Tensor,
                                  text_pad_mask: Optional[Tensor] = None,
@@ -168,13 +157,7 @@ def conditioned_contrastive_loss(text_tokens: Tensor, visual_tokens: Tensor,
     Returns:
         The loss.
     """
-    if isinstance(logit_scale, Tensor):
-        if logit_scale.numel() != 1:
-            raise ValueError(f'logit_scale must hold one element, got shape '
-                             f'{tuple(logit_scale.shape)}')
-        logit_scale = logit_scale.reshape(())
-    elif not isinstance(logit_scale, Real) or logit_scale <= 0:
-        raise ValueError(f'logit_scale must be > 0, got {logit_scale!r}')
+    logit_scale = check_logit_scale(logit_scale)
     sim = conditioned_similarity(text_tokens, visual_tokens, word_weights, patch_weights,
                                  text_pad_mask, weight_softmax)  # (B, B)
     logits = logit_scale * sim  # (B, B)
@@ -182,42 +165,8 @@ def conditioned_contrastive_loss(text_tokens: Tensor, visual_tokens: Tensor,
     if pos_mask is None:
         labels = torch.arange(B, device=logits.device)
         return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
-    if tuple(pos_mask.shape) != (B, B):
-        raise ValueError(f'pos_mask must be (B, B) = {(B, B)}, got {tuple(pos_mask.shape)}')
-    pos = pos_mask.to(device=logits.device, dtype=torch.bool)
-    pos = pos | torch.eye(B, dtype=torch.bool, device=logits.device)  # (B, B)
+    pos = positive_pairs(pos_mask, B, logits.device)  # (B, B)
     return (multi_positive_nce(logits, pos) + multi_positive_nce(logits.t(), pos.t())) / 2
-
-
-def same_caption_mask(captions: Optional[Sequence[str]],
-                      device: Optional[Union[str, torch.device]] = None,
-                      batch_size: Optional[int] = None) -> Tensor:
-    """Pairs of samples whose captions are identical (exact string comparison).
-
-    Args:
-        captions: One caption per sample. None is refused with a clear error (a loss with
-            ``same_caption_positive=True`` called without captions).
-        device: Device of the result. Defaults to the CPU.
-        batch_size: If given, the number of captions must equal it.
-
-    Shapes:
-        output: (B, B) bool, True where ``captions[a] == captions[b]`` (diagonal included).
-
-    Returns:
-        The mask, usable as ``pos_mask`` of :func:`conditioned_contrastive_loss`.
-    """
-    if captions is None:
-        raise ValueError('same_caption_positive=True needs the captions of the batch')
-    captions = list(captions)
-    if batch_size is not None and len(captions) != batch_size:
-        raise ValueError(f'got {len(captions)} captions for a batch of {batch_size}')
-    if not all(isinstance(c, str) for c in captions):
-        raise ValueError('every caption must be a str, got types '
-                         f'{sorted({type(c).__name__ for c in captions})}')
-    ids = {}
-    index = torch.tensor([ids.setdefault(c, len(ids)) for c in captions], dtype=torch.long,
-                         device=device)  # (B,)
-    return index[:, None] == index[None, :]  # (B, B)
 
 
 @MODELS.register_module()

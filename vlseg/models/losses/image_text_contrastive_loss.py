@@ -1,12 +1,14 @@
-"""Symmetric image-text InfoNCE with per-sample weights (DMMI's contrastive term, §6.2)."""
+"""Symmetric image-text InfoNCE with per-sample weights (DMMI's contrastive term).
+
+See docs/models/dmmi.md#contrastive-loss.
+"""
 from typing import Optional
 
-import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from .conditioned_contrastive_loss import multi_positive_nce
+from .contrastive_utils import multi_positive_nce, positive_pairs
 
 __all__ = ['ImageTextContrastiveLoss', 'image_text_contrastive_loss']
 
@@ -41,11 +43,7 @@ def image_text_contrastive_loss(img_emb: Tensor, txt_emb: Tensor, temperature: f
         raise ValueError(f'temperature must be > 0, got {temperature!r}')
     B = img_emb.shape[0]
     logits = F.normalize(img_emb, dim=1) @ F.normalize(txt_emb, dim=1).t() / temperature
-    pos = torch.eye(B, dtype=torch.bool, device=logits.device)  # (B, B)
-    if pos_mask is not None:
-        if tuple(pos_mask.shape) != (B, B):
-            raise ValueError(f'pos_mask must be (B, B) = {(B, B)}, got {tuple(pos_mask.shape)}')
-        pos = pos | pos_mask.to(device=logits.device, dtype=torch.bool)
+    pos = positive_pairs(pos_mask, B, logits.device)  # (B, B)
     i2t = multi_positive_nce(logits, pos, reduction='none')  # (B,)
     t2i = multi_positive_nce(logits.t(), pos.t(), reduction='none')  # (B,)
     if sample_weights is not None:

@@ -23,7 +23,6 @@ background (``bg_valid`` False) is never used as a negative. If no sample is lef
 (and still part of the graph). The temperature is an input; the head that owns the loss owns a
 learnable one.
 """
-from numbers import Real
 from typing import Optional, Sequence, Union
 
 import torch
@@ -31,7 +30,8 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .conditioned_contrastive_loss import multi_positive_nce, same_caption_mask
+from .contrastive_utils import (check_logit_scale, multi_positive_nce, positive_pairs,
+                                same_caption_mask)
 
 __all__ = ['BACKGROUND_MODES', 'EMPTY_TARGET_MODES', 'target_contrastive_loss',
            'TargetContrastiveLoss']
@@ -46,17 +46,6 @@ def _check_modes(background: str, empty_target: str) -> None:
     if empty_target not in EMPTY_TARGET_MODES:
         raise ValueError(f'empty_target must be one of {EMPTY_TARGET_MODES}, got '
                          f'{empty_target!r}')
-
-
-def _check_scale(logit_scale: Union[float, Tensor]) -> Union[float, Tensor]:
-    if isinstance(logit_scale, Tensor):
-        if logit_scale.numel() != 1:
-            raise ValueError(f'logit_scale must hold one element, got shape '
-                             f'{tuple(logit_scale.shape)}')
-        return logit_scale.reshape(())
-    if not isinstance(logit_scale, Real) or logit_scale <= 0:
-        raise ValueError(f'logit_scale must be > 0, got {logit_scale!r}')
-    return logit_scale
 
 
 def target_contrastive_loss(fg_distance: Tensor, bg_distance: Optional[Tensor] = None,
@@ -89,7 +78,7 @@ def target_contrastive_loss(fg_distance: Tensor, bg_distance: Optional[Tensor] =
         The loss.
     """
     _check_modes(background, empty_target)
-    logit_scale = _check_scale(logit_scale)
+    logit_scale = check_logit_scale(logit_scale)
     if fg_distance.dim() != 2 or fg_distance.shape[0] != fg_distance.shape[1]:
         raise ValueError(f'fg_distance must be (B, B), got {tuple(fg_distance.shape)}')
     B = fg_distance.shape[0]
@@ -108,11 +97,7 @@ def target_contrastive_loss(fg_distance: Tensor, bg_distance: Optional[Tensor] =
         keep = fg_valid.to(device=device, dtype=torch.bool)  # (B,)
     bg_ok = torch.ones(B, dtype=torch.bool, device=device) if bg_valid is None \
         else bg_valid.to(device=device, dtype=torch.bool)  # (B,)
-    pos = torch.eye(B, dtype=torch.bool, device=device)  # (B, B)
-    if pos_mask is not None:
-        if tuple(pos_mask.shape) != (B, B):
-            raise ValueError(f'pos_mask must be (B, B) = {(B, B)}, got {tuple(pos_mask.shape)}')
-        pos = pos | pos_mask.to(device=device, dtype=torch.bool)
+    pos = positive_pairs(pos_mask, B, device)  # (B, B)
     if not keep.any():
         return fg_distance.sum() * 0
 

@@ -1,4 +1,7 @@
-"""Per-token cosine reconstruction loss of DMMI's text reconstruction (§6.2)."""
+"""Per-token cosine reconstruction loss of DMMI's text reconstruction.
+
+See docs/models/dmmi.md#text-reconstruction.
+"""
 from typing import Optional
 
 import torch.nn.functional as F

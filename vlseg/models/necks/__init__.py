@@ -1,6 +1,5 @@
 """Necks that fuse text into the visual features."""
-from .conditioned_interaction_neck import ConditionedInteractionNeck, InteractionFeatures
-from .target_enhancement_neck import AlignedFeatures, TargetEnhancementNeck
+from .conditioned_interaction_neck import ConditionedInteractionNeck
+from .target_enhancement_neck import TargetEnhancementNeck
 
-__all__ = ['AlignedFeatures', 'ConditionedInteractionNeck', 'InteractionFeatures',
-           'TargetEnhancementNeck']
+__all__ = ['ConditionedInteractionNeck', 'TargetEnhancementNeck']

@@ -1,37 +1,15 @@
 """Neck of TMCA: language-guided target enhancement of the encoder maps (reconstruction)."""
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ..layer_cfg import act_layer_from_cfg, norm_layer_from_cfg
 from ..layers import LanguageGuidedTargetEnhancement, TextPooling
+from ..structures import AlignedFeatures, TextFeatures
 
-__all__ = ['TargetEnhancementNeck', 'AlignedFeatures']
-
-
-class AlignedFeatures(list):
-    """The maps for the decode head, plus what the alignment head needs.
-
-    It is a list ``[x1', ..., xS']`` (enhanced where a level is enhanced), so any decode head
-    reads it as usual. Attributes:
-
-    - ``encoder_feats``: the encoder maps before the enhancement, (B, C_i, H_i, W_i);
-    - ``levels``: indices of the enhanced (and aligned) levels;
-    - ``visual_embeds``: per level in ``levels``, the pixel embeddings (B, D, H_i, W_i) in the
-      image-text space of that level;
-    - ``text_embeds``: per level, the caption embedding (B, D) in the same space;
-    - ``attentions``: per level, the spatial attention (B, 1, H_i, W_i);
-    - ``sentence``: the pooled text encoder output (B, C_t); ``text_pad_mask`` (B, L) bool.
-    """
-
-    encoder_feats: Tuple[Tensor, ...]
-    levels: Tuple[int, ...]
-    visual_embeds: List[Tensor]
-    text_embeds: List[Tensor]
-    attentions: List[Tensor]
-    sentence: Tensor
-    text_pad_mask: Tensor
+__all__ = ['TargetEnhancementNeck']
 
 
 @MODELS.register_module()
@@ -50,12 +28,13 @@ class TargetEnhancementNeck(BaseModule):
         text_pooling: ``'last'`` (CLIP's EOT token), ``'mean'`` or ``'first'`` (BERT [CLS]).
         enhancement: Extra keyword arguments of :class:`LanguageGuidedTargetEnhancement`
             (``with_coords``, ``residual``, ``attention_scale``, ``channel_hidden``,
-            ``norm_cfg``, ``act_cfg``).
+            and ``norm_cfg`` / ``act_cfg``, the config dicts of its ``norm_layer`` /
+            ``act_layer``; defaults BN and ReLU).
 
     Shapes:
         feats: sequence of (B, C_i, H_i, W_i).
-        text: ((B, L, text_dims) features, (B, L) bool pad_mask).
-        output: :class:`AlignedFeatures` with the same shapes as ``feats``.
+        text: :class:`TextFeatures` with feats (B, L, text_dims).
+        output: :class:`AlignedFeatures` whose maps have the shapes of ``feats``.
     """
 
     accepts_text = True
@@ -75,15 +54,19 @@ class TargetEnhancementNeck(BaseModule):
                              f'got {levels}')
         self.levels = tuple(sorted(levels))
         self.text_pool = TextPooling(text_pooling)
+        options = dict(enhancement or {})
+        if 'norm_cfg' in options:
+            options['norm_layer'] = norm_layer_from_cfg(options.pop('norm_cfg'))
+        if 'act_cfg' in options:
+            options['act_layer'] = act_layer_from_cfg(options.pop('act_cfg'))
         self.enhancements = nn.ModuleList(
-            LanguageGuidedTargetEnhancement(self.in_channels[i], text_dims, embed_dims,
-                                            **(enhancement or {})) for i in self.levels)
+            LanguageGuidedTargetEnhancement(self.in_channels[i], text_dims, embed_dims, **options)
+            for i in self.levels)
 
-    def forward(self, feats: Sequence[Tensor], text: Tuple[Tensor, Tensor]) -> AlignedFeatures:
+    def forward(self, feats: Sequence[Tensor], text: TextFeatures) -> AlignedFeatures:
         if len(feats) != len(self.in_channels):
             raise ValueError(f'expected {len(self.in_channels)} maps, got {len(feats)}')
-        tokens, pad_mask = text
-        sentence = self.text_pool(tokens, pad_mask)  # (B, C_t)
+        sentence = self.text_pool(text.feats, text.pad_mask)  # (B, C_t)
         out = list(feats)
         visual_embeds, text_embeds, attentions = [], [], []
         for level, enhance in zip(self.levels, self.enhancements):
@@ -92,12 +75,7 @@ class TargetEnhancementNeck(BaseModule):
             visual_embeds.append(result.visual_embeds)
             text_embeds.append(result.text_embeds)
             attentions.append(result.attention)
-        aligned = AlignedFeatures(out)
-        aligned.encoder_feats = tuple(feats)
-        aligned.levels = self.levels
-        aligned.visual_embeds = visual_embeds
-        aligned.text_embeds = text_embeds
-        aligned.attentions = attentions
-        aligned.sentence = sentence
-        aligned.text_pad_mask = pad_mask
-        return aligned
+        return AlignedFeatures(maps=tuple(out), text=text, encoder_maps=tuple(feats),
+                               levels=self.levels, visual_embeds=tuple(visual_embeds),
+                               text_embeds=tuple(text_embeds), attentions=tuple(attentions),
+                               sentence=sentence)

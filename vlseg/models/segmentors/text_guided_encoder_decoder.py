@@ -1,19 +1,44 @@
 """Encoder-decoder segmentor that carries each sample's caption to the model."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Union
 
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList
+from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList, add_prefix
 from torch import Tensor, nn
 
-__all__ = ['TextGuidedEncoderDecoder', 'accepts_text']
+from ..structures import DecoderOutput, FeatureMaps, TextFeatures
 
-TextFeatures = Tuple[Tensor, Tensor]  # (B, L, C) features, (B, L) bool pad_mask
+__all__ = ['TextGuidedEncoderDecoder', 'accepts_text', 'head_inputs']
+
+Features = Union[FeatureMaps, Sequence[Tensor]]
 
 
 def accepts_text(module: Optional[nn.Module]) -> bool:
-    """Whether ``module`` declares ``accepts_text = True`` (takes the text features)."""
+    """Whether ``module`` declares ``accepts_text = True`` (takes :class:`TextFeatures`)."""
     return bool(getattr(module, 'accepts_text', False))
+
+
+def head_inputs(head: nn.Module, feats: Features,
+                decoded: Optional[DecoderOutput] = None) -> Union[FeatureMaps, DecoderOutput,
+                                                                  List[Tensor]]:
+    """What ``head`` reads (docs/architecture.md#module-contracts).
+
+    A head whose ``input_type`` names a container gets that container: ``decoded`` for
+    :class:`DecoderOutput`, else ``feats``. Any other head (e.g. a stock MMSeg head) gets the
+    maps alone.
+
+    Raises:
+        ValueError: The head names a container that it is not given.
+    """
+    wanted = getattr(head, 'input_type', None)
+    if wanted is None:
+        return list(feats.maps) if isinstance(feats, FeatureMaps) else feats
+    given = decoded if wanted is DecoderOutput else feats
+    if not isinstance(given, wanted):
+        raise ValueError(f'{type(head).__name__} reads {wanted.__name__}, but the model gives '
+                         f'{type(given).__name__}: check the backbone / neck / decode head it is '
+                         'combined with')
+    return given
 
 
 @MODELS.register_module()
@@ -22,14 +47,17 @@ class TextGuidedEncoderDecoder(EncoderDecoder):
 
     The caption of every sample travels in its metainfo (``PackSegInputs`` with ``'text'``
     in ``meta_keys``). :meth:`extract_feat` encodes the captions once per batch and hands
-    the text features ``(feats (B, L, C), pad_mask (B, L))`` to the backbone and the neck
-    when they declare ``accepts_text = True``. Decode and auxiliary heads run as in
-    :class:`EncoderDecoder`: auxiliary heads only in :meth:`loss`, never in ``predict`` or
-    ``tensor`` mode. Without a text encoder it is a plain encoder-decoder.
+    the :class:`~vlseg.models.structures.TextFeatures` to the backbone and the neck when they
+    declare ``accepts_text = True``. Heads receive what :func:`head_inputs` gives them. In
+    :meth:`loss` the decode head runs once; when it has ``decode()``, its
+    :class:`~vlseg.models.structures.DecoderOutput` goes to the auxiliary heads that read it.
+    Auxiliary heads run only in :meth:`loss`, never in ``predict`` or ``tensor`` mode. Without
+    a text encoder it is a plain encoder-decoder.
 
     Args:
         text_encoder: Config of a text encoder mapping a list of captions to
-            ``(feats, pad_mask)``, e.g. ``dict(type='OpenCLIPTextEncoder')``.
+            :class:`~vlseg.models.structures.TextFeatures`, e.g.
+            ``dict(type='OpenCLIPTextEncoder')``.
         Others: as :class:`EncoderDecoder`.
     """
 
@@ -48,6 +76,18 @@ class TextGuidedEncoderDecoder(EncoderDecoder):
         if needs_text and self.text_encoder is None:
             raise ValueError(f'{", ".join(needs_text)} accepts text but no text_encoder is '
                              'configured')
+        needs_decoder = [type(head).__name__ for head in self._auxiliary_heads()
+                         if getattr(head, 'input_type', None) is DecoderOutput]
+        if needs_decoder and not hasattr(self.decode_head, 'decode'):
+            raise ValueError(f'{", ".join(needs_decoder)} read the decode head\'s maps, but '
+                             f'{type(self.decode_head).__name__} has no decode() (DMMIHead has)')
+
+    def _auxiliary_heads(self) -> List[nn.Module]:
+        if not self.with_auxiliary_head:
+            return []
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            return list(self.auxiliary_head)
+        return [self.auxiliary_head]
 
     def encode_text(self, batch_img_metas: Sequence[dict]) -> Optional[TextFeatures]:
         """Encodes the ``text`` of each sample's metainfo; None without a text encoder."""
@@ -60,10 +100,14 @@ class TextGuidedEncoderDecoder(EncoderDecoder):
                     f'sample {i} ({meta.get("img_path", "no img_path")}) has no "text" in its '
                     "metainfo: add 'text' to PackSegInputs(meta_keys=...)")
             texts.append(meta['text'])
-        return self.text_encoder(texts)
+        text = self.text_encoder(texts)
+        if not isinstance(text, TextFeatures):
+            raise TypeError(f'{type(self.text_encoder).__name__} returned '
+                            f'{type(text).__name__}; a text encoder returns TextFeatures')
+        return text
 
     def extract_feat(self, inputs: Tensor,
-                     batch_img_metas: Optional[Sequence[dict]] = None) -> List[Tensor]:
+                     batch_img_metas: Optional[Sequence[dict]] = None) -> Features:
         text = None
         if self.text_encoder is not None:
             if batch_img_metas is None:
@@ -76,15 +120,26 @@ class TextGuidedEncoderDecoder(EncoderDecoder):
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         x = self.extract_feat(inputs, batch_img_metas)
-        return self.decode_head.predict(x, batch_img_metas, self.test_cfg)
+        return self.decode_head.predict(head_inputs(self.decode_head, x), batch_img_metas,
+                                        self.test_cfg)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         x = self.extract_feat(inputs, [s.metainfo for s in data_samples])
-        losses = self._decode_head_forward_train(x, data_samples)
-        if self.with_auxiliary_head:
-            losses.update(self._auxiliary_head_forward_train(x, data_samples))
+        decode_in = head_inputs(self.decode_head, x)
+        decoded = None
+        if hasattr(self.decode_head, 'decode'):
+            decoded = self.decode_head.decode(decode_in)
+            loss = self.decode_head.loss_by_feat(decoded.logits, data_samples)
+        else:
+            loss = self.decode_head.loss(decode_in, data_samples, self.train_cfg)
+        losses = add_prefix(loss, 'decode')
+        for i, head in enumerate(self._auxiliary_heads()):
+            loss = head.loss(head_inputs(head, x, decoded), data_samples, self.train_cfg)
+            losses.update(add_prefix(loss, f'aux_{i}' if isinstance(self.auxiliary_head,
+                                                                     nn.ModuleList) else 'aux'))
         return losses
 
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
         metas = None if data_samples is None else [s.metainfo for s in data_samples]
-        return self.decode_head.forward(self.extract_feat(inputs, metas))
+        return self.decode_head.forward(head_inputs(self.decode_head,
+                                                    self.extract_feat(inputs, metas)))

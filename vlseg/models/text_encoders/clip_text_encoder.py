@@ -7,11 +7,8 @@ local file (an OpenAI CLIP TorchScript archive such as ``ViT-B-32.pt``, a torch 
 """
 import logging
 import os
-import os.path as osp
-import warnings
-import zipfile
 from functools import lru_cache
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import open_clip
 import torch
@@ -20,17 +17,15 @@ from mmengine.logging import print_log
 from mmseg.registry import MODELS
 from open_clip.tokenizer import SimpleTokenizer
 from open_clip.transformer import QuickGELU, TextTransformer
-from safetensors import safe_open
 from torch import Tensor
 
-from .embedding_cache import EmbeddingCache
+from ...utils.pretrained import require_pretrained_file
+from .base_text_encoder import BaseTextEncoder
+from .clip_checkpoint import (CLIP_TEXT_KEY_PREFIXES, CLIP_TEXT_KEYS, CLIP_WEIGHTS,
+                              load_clip_text_state_dict)
 
-__all__ = ['CLIPTextEncoder', 'load_clip_text_state_dict']
+__all__ = ['CLIPTextEncoder']
 
-# Entries of a full OpenAI / open_clip ``CLIP`` state dict that belong to the text tower. Their
-# names are the same in ``TextTransformer``.
-_TEXT_KEY_PREFIXES = ('token_embedding.', 'transformer.', 'ln_final.', 'text_projection.')
-_TEXT_KEYS = ('positional_embedding', 'text_projection')
 # ``text_cfg`` entries of an open_clip model config that this encoder understands. Any other entry
 # (HF towers, CLS tokens, bidirectional attention, custom blocks, other tokenizers) is rejected.
 _SUPPORTED_TEXT_CFG = {'context_length', 'vocab_size', 'width', 'heads', 'layers', 'mlp_ratio',
@@ -43,92 +38,8 @@ def _clip_tokenizer() -> SimpleTokenizer:
     return SimpleTokenizer()
 
 
-def _is_torchscript_archive(path: str) -> bool:
-    """Whether ``path`` is a TorchScript zip (it has ``constants.pkl``; torch.save files do not)."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any(name.split('/')[-1] == 'constants.pkl' and name.count('/') <= 1
-                   for name in archive.namelist())
-
-
-def _require_file(path: Union[str, os.PathLike]) -> str:
-    """Returns ``path`` as a string; raises FileNotFoundError naming it when it is no file."""
-    path = os.fspath(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'CLIPTextEncoder: the file given as pretrained={path!r} does not exist. Set the '
-            '`pretrained` key to a local OpenAI CLIP archive (e.g. ViT-B-32.pt), a torch '
-            'checkpoint or a .safetensors file, or to None for random weights.')
-    return path
-
-
-def _text_key(key: str) -> Optional[str]:
-    """The text-tower name of a CLIP state-dict key (``module.`` stripped), None if not text."""
-    if key.startswith('module.'):
-        key = key[len('module.'):]
-    if key in _TEXT_KEYS or key.startswith(_TEXT_KEY_PREFIXES):
-        return key
-    return None
-
-
-def load_clip_text_state_dict(
-        path: Union[str, os.PathLike]) -> Tuple[Dict[str, Tensor], List[str]]:
-    """Reads the text-tower entries of a CLIP checkpoint from a local file, on CPU.
-
-    No pickled code runs. Keys lose a leading ``module.``; only ``token_embedding.*``,
-    ``positional_embedding``, ``transformer.*``, ``ln_final.*`` and ``text_projection`` are kept.
-    A ``.safetensors`` file and a zip ``torch.save`` file are read lazily, so the visual tower is
-    never loaded into memory; a TorchScript archive is loaded whole.
-
-    Args:
-        path: One of: an OpenAI CLIP TorchScript archive (``ViT-B-32.pt``); a ``torch.save`` file
-            holding a state dict or ``{'state_dict': state_dict}`` (read with
-            ``weights_only=True``); a ``.safetensors`` file.
-
-    Returns:
-        ``(text_state, dropped)``: the text entries in their stored dtype (OpenAI archives are
-        fp16) and the original names of the entries that were dropped.
-    """
-    path = _require_file(path)
-    text_state: Dict[str, Tensor] = {}
-    dropped: List[str] = []
-    if path.endswith('.safetensors'):
-        with safe_open(path, framework='pt', device='cpu') as archive:
-            for key in archive.keys():
-                name = _text_key(key)
-                if name is None:
-                    dropped.append(key)
-                else:
-                    text_state[name] = archive.get_tensor(key)
-        return text_state, dropped
-
-    if _is_torchscript_archive(path):
-        with warnings.catch_warnings():
-            # torch>=2.9 marks torch.jit as deprecated; the OpenAI archives only exist in it.
-            warnings.simplefilter('ignore', FutureWarning)
-            state_dict = torch.jit.load(path, map_location='cpu').state_dict()
-    else:
-        # mmap: only the tensors that are used get read (zip format only, not legacy files)
-        state_dict = torch.load(path, map_location='cpu', weights_only=True,
-                                mmap=zipfile.is_zipfile(path))
-        if isinstance(state_dict, Mapping) and 'state_dict' in state_dict:
-            state_dict = state_dict['state_dict']
-        if not isinstance(state_dict, Mapping):
-            raise ValueError(f'CLIPTextEncoder: pretrained={path!r} holds a '
-                             f'{type(state_dict).__name__}, expected a state dict or a dict with a '
-                             '"state_dict" entry')
-    for key, value in state_dict.items():
-        name = _text_key(key)
-        if name is None or not isinstance(value, Tensor):
-            dropped.append(key)
-        else:
-            text_state[name] = value
-    return text_state, dropped
-
-
 @MODELS.register_module(name='OpenCLIPTextEncoder')
-class CLIPTextEncoder(nn.Module):
+class CLIPTextEncoder(BaseTextEncoder):
     """Frozen (by default) CLIP text tower returning per-token features, as RecLMIS uses it.
 
     Registered in MMSegmentation's ``MODELS`` as ``'OpenCLIPTextEncoder'``: the name
@@ -136,7 +47,7 @@ class CLIPTextEncoder(nn.Module):
     (``mmseg.models.text_encoder``), which its SAN configs build, so it cannot be reused.
 
     Builds only the text tower of the open_clip model ``model_name`` (no visual tower) and, like
-    RecLMIS (REFERENCE_MODELS.md §3.1-3.2):
+    RecLMIS (docs/models/reclmis.md#text-encoder):
 
     1. tokenises each caption with CLIP's BPE tokenizer to exactly ``context_length`` ids:
        start-of-text (SOT), the text, end-of-text (EOT), zero padding. A caption that does not fit
@@ -157,23 +68,19 @@ class CLIPTextEncoder(nn.Module):
     ``ViT-B-32`` config uses ``nn.GELU``, which gives slightly different features with those
     weights. The argument overrides the ``quick_gelu`` entry of the open_clip model config.
 
-    Frozen mode (default): every parameter has ``requires_grad=False``, the tower stays in eval
-    mode when a parent calls ``.train()``, and forward runs under ``torch.no_grad()``. With
-    ``cache_size > 0`` the features of each distinct caption are computed once and kept in an
-    :class:`EmbeddingCache` on the module's device (``cache_size * L * C`` floats at most: about
-    38 MB for ``cache_size=1024`` at L = 18, 161 MB at L = 77); only the captions missing from it
-    go through the tower, as one batch. The cache is cleared whenever weights are loaded or the
-    module is moved or cast (``.to()``, ``.half()``).
-    Trainable mode (``frozen=False``): no cache, and gradients reach every parameter.
+    Frozen mode (default), the embedding cache (``cache_size * L * C`` floats at most: about
+    38 MB for ``cache_size=1024`` at L = 18, 161 MB at L = 77), caption checks and truncation
+    reporting are those of :class:`BaseTextEncoder`.
 
     Args:
         model_name: open_clip model config whose text tower to build, e.g. ``'ViT-B-32'``. Only
             plain CLIP text towers (BPE tokenizer, causal attention) are supported.
         context_length: Number of tokens L per caption, SOT and EOT included; between 2 and the
             model's context length (77). RecLMIS uses 18 (QaTa, MosMed+) and 10 (MoNuSeg).
-        pretrained: Path of a local weight file (see :func:`load_clip_text_state_dict`), or None
-            for random weights. Nothing is ever downloaded.
-        frozen: Freeze the tower (see above).
+        pretrained: Path of a local weight file (see
+            :func:`~vlseg.models.text_encoders.clip_checkpoint.load_clip_text_state_dict`), or
+            None for random weights. Nothing is ever downloaded.
+        frozen: Freeze the tower (see :class:`BaseTextEncoder`).
         cache_size: Maximum number of captions kept by the embedding cache in frozen mode; 0
             disables the cache. Ignored (no cache) when ``frozen=False``.
         quick_gelu: Use QuickGELU activations (OpenAI CLIP weights) instead of ``nn.GELU``.
@@ -196,6 +103,8 @@ class CLIPTextEncoder(nn.Module):
     # Note: RecLMIS computes its text mask as ``token != 0``, but id 0 is also the BPE token '!'
     # (e.g. in '!(' or '!.?'); ``pad_mask`` here is positional, so such tokens stay valid.
 
+    truncation_rule = 'first context_length - 1 tokens, then EOT'
+
     def __init__(self,
                  model_name: str = 'ViT-B-32',
                  context_length: int = 77,
@@ -206,7 +115,7 @@ class CLIPTextEncoder(nn.Module):
                  text_cfg: Optional[dict] = None,
                  embed_dims: Optional[int] = None,
                  mask_padding_keys: bool = False) -> None:
-        super().__init__()
+        super().__init__(frozen, cache_size)
         model_cfg = open_clip.get_model_config(model_name)
         if model_cfg is None or 'text_cfg' not in model_cfg:
             raise ValueError(f'unknown open_clip model_name={model_name!r}; see '
@@ -229,10 +138,8 @@ class CLIPTextEncoder(nn.Module):
                 or not 2 <= context_length <= max_length):
             raise ValueError(f'context_length must be an int in [2, {max_length}] for '
                              f'{model_name!r}, got {context_length!r}')
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ValueError(f'cache_size must be an int >= 0, got {cache_size!r}')
-        if pretrained is not None:
-            _require_file(pretrained)  # fail before the (slow) tower is built
+        if pretrained is not None:  # fail before the (slow) tower is built
+            require_pretrained_file(pretrained, 'CLIPTextEncoder', CLIP_WEIGHTS)
         tokenizer = _clip_tokenizer()
         vocab_size = text_cfg.get('vocab_size', 49408)
         if vocab_size != tokenizer.vocab_size:
@@ -240,7 +147,6 @@ class CLIPTextEncoder(nn.Module):
                              f'BPE tokenizer has {tokenizer.vocab_size} tokens')
 
         self.model_name = model_name
-        self._frozen = frozen
         self.mask_padding_keys = mask_padding_keys
         self._context_length = context_length
         self._embed_dims = int(model_cfg['embed_dim'] if embed_dims is None else embed_dims)
@@ -258,25 +164,15 @@ class CLIPTextEncoder(nn.Module):
             output_dim=self._embed_dims,
             act_layer=QuickGELU if quick_gelu else nn.GELU,
         )
-        self._cache = EmbeddingCache(cache_size) if frozen and cache_size > 0 else None
-        self._truncated: Set[str] = set()
-        self._truncation_logged = False
 
         if pretrained is None:
             print_log(f'CLIPTextEncoder({model_name}): pretrained=None, the text tower weights are '
                       'random.', logger='current', level=logging.INFO)
         else:
             self.load_pretrained(pretrained)
-        if frozen:
-            self.requires_grad_(False)
-            self.text_tower.eval()
+        self._init_frozen()
 
     # ------------------------------------------------------------------ properties
-    @property
-    def frozen(self) -> bool:
-        """Whether the tower is frozen (no gradients, eval mode, cached features)."""
-        return self._frozen
-
     @property
     def embed_dims(self) -> int:
         """Width C of the output features (the text projection's output size)."""
@@ -292,39 +188,6 @@ class CLIPTextEncoder(nn.Module):
         """open_clip's CLIP BPE tokenizer (shared by all instances)."""
         return self._tokenizer
 
-    @property
-    def cache(self) -> Optional[EmbeddingCache]:
-        """The embedding cache, or None when disabled or trainable."""
-        return self._cache
-
-    @property
-    def num_truncated(self) -> int:
-        """Number of distinct captions that were truncated to ``context_length`` so far."""
-        return len(self._truncated)
-
-    # ------------------------------------------------------------------ module state
-    def train(self, mode: bool = True) -> 'CLIPTextEncoder':
-        """Sets the training mode; a frozen tower stays in eval mode."""
-        super().train(mode)
-        if self.frozen:
-            self.text_tower.eval()
-        return self
-
-    def clear_cache(self) -> None:
-        """Drops every cached embedding (no-op without a cache)."""
-        if self._cache is not None:
-            self._cache.clear()
-
-    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> 'CLIPTextEncoder':
-        # .to(), .half(), .cuda(), ...: cached tensors would have the old device or dtype.
-        self.clear_cache()
-        return super()._apply(fn, *args, **kwargs)
-
-    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
-        # Called when a parent module's load_state_dict reaches this module: new weights.
-        self.clear_cache()
-        super()._load_from_state_dict(*args, **kwargs)
-
     # ------------------------------------------------------------------ weights
     def load_pretrained(self, path: Union[str, os.PathLike]) -> None:
         """Loads the text-tower weights of a full CLIP checkpoint into this encoder.
@@ -335,15 +198,16 @@ class CLIPTextEncoder(nn.Module):
         ``context_length`` and loads strictly. Clears the embedding cache.
 
         Args:
-            path: Local weight file (see :func:`load_clip_text_state_dict`).
+            path: Local weight file (see
+                :func:`~vlseg.models.text_encoders.clip_checkpoint.load_clip_text_state_dict`).
         """
         path = os.fspath(path)
         text_state, dropped = load_clip_text_state_dict(path)
         if not text_state:
             raise ValueError(
                 f'CLIPTextEncoder: pretrained={path!r} has no CLIP text-tower keys '
-                f'({", ".join(_TEXT_KEYS)}, {"*, ".join(_TEXT_KEY_PREFIXES)}*); first keys: '
-                f'{dropped[:5]}')
+                f'({", ".join(CLIP_TEXT_KEYS)}, {"*, ".join(CLIP_TEXT_KEY_PREFIXES)}*); first '
+                f'keys: {dropped[:5]}')
         positions = text_state.get('positional_embedding')
         if positions is not None and positions.dim() == 2:
             # (77, D) -> (L, D); a table shorter than L is reported below as a shape mismatch
@@ -369,17 +233,6 @@ class CLIPTextEncoder(nn.Module):
                   logger='current', level=logging.INFO)
 
     # ------------------------------------------------------------------ tokenisation
-    def _check_texts(self, texts: Sequence[str]) -> List[str]:
-        if isinstance(texts, str) or not isinstance(texts, Sequence):
-            raise ValueError('texts must be a sequence (list or tuple) of captions, got '
-                             f'{type(texts).__name__}')
-        if len(texts) == 0:
-            raise ValueError('texts is empty: expected at least one caption')
-        for i, text in enumerate(texts):
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f'caption {i} must be a non-empty string, got {text!r}')
-        return list(texts)
-
     def _tokenize(self, texts: List[str]) -> Tuple[Tensor, Tensor, List[str]]:
         """(ids (B, L) long, pad_mask (B, L) bool, truncated captions), on CPU."""
         L = self.context_length
@@ -399,37 +252,6 @@ class CLIPTextEncoder(nn.Module):
             ids[i, :len(tokens)] = torch.tensor(tokens)
             pad_mask[i, :len(tokens)] = False
         return ids, pad_mask, truncated
-
-    def _record_truncation(self, truncated: List[str], batch: List[str]) -> None:
-        if not truncated:
-            return
-        self._truncated.update(truncated)
-        if self._truncation_logged:
-            return
-        self._truncation_logged = True
-        truncated_set = set(truncated)
-        num = sum(text in truncated_set for text in batch)
-        print_log(f'CLIPTextEncoder: {num} of the {len(batch)} captions in this batch have more '
-                  f'than {self.context_length - 2} tokens and were truncated to '
-                  f'context_length={self.context_length} (first {self.context_length - 1} tokens '
-                  'then EOT). This is logged once; `num_truncated` counts distinct truncated '
-                  'captions.', logger='current', level=logging.WARNING)
-
-    def tokenize(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
-        """Tokenises captions to exactly ``context_length`` ids (SOT, text, EOT, zero padding).
-
-        Counts (and the first time, logs) truncated captions.
-
-        Args:
-            texts: B non-empty captions.
-
-        Returns:
-            ``(ids, pad_mask)`` on CPU: ids (B, L) long, pad_mask (B, L) bool, True at padding.
-        """
-        texts = self._check_texts(texts)
-        ids, pad_mask, truncated = self._tokenize(texts)
-        self._record_truncation(truncated, texts)
-        return ids, pad_mask
 
     def pad_mask_from_ids(self, ids: Tensor) -> Tensor:
         """Padding mask of token ids: True after each row's first EOT.
@@ -490,61 +312,7 @@ class CLIPTextEncoder(nn.Module):
             return projection(x)  # (B, L, C)
         return x @ projection  # (B, L, D) @ (D, C) -> (B, L, C)
 
-    def _encode_texts(self, texts: List[str]) -> Tuple[Tensor, Tensor]:
-        ids, pad_mask, truncated = self._tokenize(texts)
-        self._record_truncation(truncated, texts)
-        reference = self.text_tower.positional_embedding
-        # cast back from autocast's dtype so that cached and fresh rows can be stacked
-        feats = self.encode_tokens(ids.to(reference.device),
-                                   pad_mask.to(reference.device)).to(reference.dtype)
-        return feats, pad_mask.to(reference.device)
-
-    def _forward_cached(self, texts: List[str]) -> Tuple[Tensor, Tensor]:
-        cache = self._cache
-        found: Dict[str, Tuple[Tensor, Tensor]] = {}
-        misses = []
-        for text in dict.fromkeys(texts):  # distinct captions, first-seen order
-            entry = cache.get(text)
-            if entry is None:
-                misses.append(text)
-            else:
-                found[text] = entry
-        if misses:
-            # one batch of the M distinct misses; truncation is counted over the whole batch
-            ids, pad_mask, truncated = self._tokenize(misses)
-            self._record_truncation(truncated, texts)
-            reference = self.text_tower.positional_embedding
-            feats = self.encode_tokens(ids.to(reference.device),
-                                   pad_mask.to(reference.device)).to(reference.dtype)  # (M, L, C)
-            pad_mask = pad_mask.to(reference.device)  # (M, L)
-            for i, text in enumerate(misses):
-                # clone: a row view would keep the whole (M, L, C) batch alive in the cache
-                entry = (feats[i].clone(), pad_mask[i].clone())
-                cache.put(text, entry)
-                found[text] = entry
-        feats = torch.stack([found[text][0] for text in texts])  # (B, L, C)
-        pad_mask = torch.stack([found[text][1] for text in texts])  # (B, L)
-        return feats, pad_mask
-
-    def forward(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
-        """Encodes captions.
-
-        Args:
-            texts: B non-empty captions.
-
-        Returns:
-            ``(feats, pad_mask)`` on the device of the parameters: feats (B, L, C) and pad_mask
-            (B, L) bool, True at padding.
-        """
-        texts = self._check_texts(texts)
-        if not self.frozen:
-            return self._encode_texts(texts)
-        with torch.no_grad():
-            if self._cache is None:
-                return self._encode_texts(texts)
-            return self._forward_cached(texts)
-
     def extra_repr(self) -> str:
         return (f'model_name={self.model_name!r}, context_length={self.context_length}, '
                 f'embed_dims={self.embed_dims}, frozen={self.frozen}, '
-                f'cache_size={self._cache.max_size if self._cache is not None else 0}')
+                f'cache_size={self.cache.max_size if self.cache is not None else 0}')

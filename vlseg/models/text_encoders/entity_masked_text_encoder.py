@@ -1,4 +1,6 @@
-"""A text encoder wrapper that also encodes entity-masked captions in training (DMMI, §6.1).
+"""A text encoder wrapper that also encodes entity-masked captions in training (DMMI).
+
+See docs/models/dmmi.md#entity-masking.
 
 DMMI reconstructs the words of a caption from a copy in which one span of nouns is masked. Its
 code finds nouns with TextBlob's POS tagger, picks one span once per sample when the dataset is
@@ -22,6 +24,7 @@ entity word (or whose spans were cut off) is left as is. ``mask_mode='word_index
 reproduces DMMI's code instead: the pad id at ``word index + 1`` of the punctuation-stripped
 words, spans being runs of consecutive entity words (punctuation does not break them).
 """
+import dataclasses
 import zlib
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -29,7 +32,9 @@ import torch
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-__all__ = ['DEFAULT_ENTITY_WORDS', 'EntityMaskedTextEncoder', 'MaskedTextFeatures',
+from ..structures import TextFeatures
+
+__all__ = ['DEFAULT_ENTITY_WORDS', 'EntityMaskedTextEncoder',
            'entity_word_spans', 'split_words']
 
 #: Nouns and location words of the QaTa-COV19 / MosMedData+ caption templates (singular and
@@ -38,18 +43,6 @@ DEFAULT_ENTITY_WORDS: Tuple[str, ...] = (
     'infection', 'infections', 'area', 'areas', 'region', 'regions', 'lesion', 'lesions',
     'opacity', 'opacities', 'lung', 'lungs', 'lobe', 'lobes', 'zone', 'zones', 'field', 'fields',
     'upper', 'middle', 'lower', 'left', 'right')
-
-
-class MaskedTextFeatures(tuple):
-    """``(feats, pad_mask)`` as every text encoder returns, plus the masked-caption features.
-
-    Attributes:
-        masked_features: (B, L, C) features of the entity-masked captions, or None (eval).
-        masked_positions: (B, L) bool, True at the masked tokens, or None (eval).
-    """
-
-    masked_features: Optional[Tensor] = None
-    masked_positions: Optional[Tensor] = None
 
 
 def split_words(caption: str) -> List[Tuple[str, str, str]]:
@@ -104,9 +97,8 @@ def entity_word_spans(words: Sequence[Tuple[str, str, str]], entity_words: Seque
 class EntityMaskedTextEncoder(nn.Module):
     """Wraps a text encoder; in training also returns the features of entity-masked captions.
 
-    In eval mode it returns exactly what the wrapped encoder returns (as a
-    :class:`MaskedTextFeatures` with ``masked_features=None``), so inference costs nothing
-    more. In training the masked captions are encoded by the same encoder (with gradients when
+    In eval mode it returns exactly what the wrapped encoder returns (``masked_feats=None``),
+    so inference costs nothing more. In training the masked captions are encoded by the same encoder (with gradients when
     it trains, as DMMI runs BERT twice). See the module docstring for the rule.
 
     The wrapped encoder must provide ``tokenize(texts) -> (ids, pad_mask)`` with one special
@@ -127,7 +119,8 @@ class EntityMaskedTextEncoder(nn.Module):
 
     Shapes:
         texts: B captions.
-        output: :class:`MaskedTextFeatures` ``(feats (B, L, C), pad_mask (B, L))``.
+        output: :class:`~vlseg.models.structures.TextFeatures`, in training with
+            ``masked_feats`` (B, L, C) and ``masked_positions`` (B, L).
     """
 
     def __init__(self, encoder: dict, entity_words: Sequence[str] = DEFAULT_ENTITY_WORDS,
@@ -183,7 +176,7 @@ class EntityMaskedTextEncoder(nn.Module):
 
     @property
     def frozen(self) -> bool:
-        return bool(getattr(self.encoder, 'frozen', False))
+        return bool(self.encoder.frozen)
 
     def tokenize(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
         """The wrapped encoder's tokenisation: ``(ids (B, L), pad_mask (B, L))``."""
@@ -277,18 +270,17 @@ class EntityMaskedTextEncoder(nn.Module):
         return ids.masked_fill(positions, self.fill_id), pad_mask, positions
 
     # ------------------------------------------------------------------ forward
-    def forward(self, texts: Sequence[str]) -> MaskedTextFeatures:
-        feats, pad_mask = self.encoder(texts)
-        out = MaskedTextFeatures((feats, pad_mask))
+    def forward(self, texts: Sequence[str]) -> TextFeatures:
+        out = self.encoder(texts)
         if not self.training:
             return out
+        feats = out.feats
         masked_ids, masked_pad, positions = self.mask(list(texts))
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
             masked = self.encoder.encode_tokens(masked_ids.to(feats.device),
                                                 masked_pad.to(feats.device))
-        out.masked_features = masked.to(feats.dtype)
-        out.masked_positions = positions.to(feats.device)
-        return out
+        return dataclasses.replace(out, masked_feats=masked.to(feats.dtype),
+                                   masked_positions=positions.to(feats.device))
 
     def extra_repr(self) -> str:
         return (f'mask_mode={self.mask_mode!r}, fill_id={self.fill_id}, '

@@ -1,4 +1,6 @@
-"""HuggingFace BERT-family text encoder (LAVT / DMMI use BERT-base-uncased, §5.1).
+"""HuggingFace BERT-family text encoder (LAVT / DMMI use BERT-base-uncased).
+
+See docs/models/lavt.md#text.
 
 Needs the optional ``transformers`` package (``pip install vlseg[hf]``). The model and its
 tokenizer are read from a local directory (``save_pretrained`` layout); nothing is downloaded.
@@ -11,7 +13,9 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 from mmengine.logging import print_log
 from mmseg.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
+
+from .base_text_encoder import BaseTextEncoder
 
 __all__ = ['HFTextEncoder']
 
@@ -29,18 +33,19 @@ def _auto_classes():
 
 
 @MODELS.register_module()
-class HFTextEncoder(nn.Module):
+class HFTextEncoder(BaseTextEncoder):
     """A HuggingFace encoder (BERT family) returning per-token features and a padding mask.
 
-    Tokenisation follows LAVT (§5.1): each caption is tokenised with its special tokens
-    ([CLS] ... [SEP]), then cut to its first ``max_length`` ids (so a long caption loses its
-    [SEP]) and padded with the pad id to exactly ``max_length``. The features are the last hidden
-    state at every position; the pooler is removed.
+    Tokenisation follows LAVT (docs/models/lavt.md#text): each caption is tokenised with its
+    special tokens ([CLS] ... [SEP]), then cut to its first ``max_length`` ids (so a long caption
+    loses its [SEP]) and padded with the pad id to exactly ``max_length``. The features are the
+    last hidden state at every position; the pooler is removed.
 
     Training modes:
 
     - ``frozen=True``: no parameter trains, the model stays in eval mode and runs without
-      gradients;
+      gradients, and with ``cache_size > 0`` each distinct caption is encoded once (the frozen
+      mode of :class:`BaseTextEncoder`, as for the CLIP encoder);
     - ``frozen=False, trainable_layers=None``: everything trains;
     - ``frozen=False, trainable_layers=(0, ..., 9)`` (LAVT / DMMI with BERT-base): only those
       encoder layers train; the embeddings and the other layers keep ``requires_grad=False``
@@ -54,6 +59,7 @@ class HFTextEncoder(nn.Module):
         frozen: Freeze the whole encoder (see above).
         trainable_layers: Indices of the encoder layers that train when not frozen; None for all
             parameters.
+        cache_size: Captions kept by the embedding cache in frozen mode; 0 disables it.
 
     Shapes:
         texts: a sequence of B non-empty strings.
@@ -61,10 +67,12 @@ class HFTextEncoder(nn.Module):
         pad_mask: (B, L) bool, True at padding.
     """
 
+    truncation_rule = 'first max_length ids, LAVT rule: a cut caption loses [SEP]'
+
     def __init__(self, model_path: Union[str, os.PathLike], max_length: int = 20,
-                 frozen: bool = False,
-                 trainable_layers: Optional[Sequence[int]] = None) -> None:
-        super().__init__()
+                 frozen: bool = False, trainable_layers: Optional[Sequence[int]] = None,
+                 cache_size: int = 0) -> None:
+        super().__init__(frozen, cache_size)
         AutoModel, AutoTokenizer = _auto_classes()
         model_path = os.fspath(model_path)
         if not osp.isdir(model_path):
@@ -92,26 +100,17 @@ class HFTextEncoder(nn.Module):
                                  f'indices in [0, {len(layers)}); bad: {bad}')
         self.model_path = model_path
         self.max_length = max_length
-        self._frozen = frozen
         self.trainable_layers = trainable_layers
-        self._truncation_logged = False
-        if frozen:
-            self.model.requires_grad_(False)
-            self.model.eval()
-        elif trainable_layers is not None:
+        if not frozen and trainable_layers is not None:
             self.model.requires_grad_(False)
             for i in trainable_layers:
                 layers[i].requires_grad_(True)
+        self._init_frozen()
         print_log(f'HFTextEncoder: loaded {type(self.model).__name__} from {model_path} '
                   f'(frozen={frozen}, trainable_layers={trainable_layers})', logger='current',
                   level=logging.INFO)
 
     # ------------------------------------------------------------------ properties
-    @property
-    def frozen(self) -> bool:
-        """Whether the whole encoder is frozen."""
-        return self._frozen
-
     @property
     def context_length(self) -> int:
         """Tokens per caption L."""
@@ -133,44 +132,25 @@ class HFTextEncoder(nn.Module):
         pad = self.tokenizer.pad_token_id
         return 0 if pad is None else int(pad)
 
-    def train(self, mode: bool = True) -> 'HFTextEncoder':
-        super().train(mode)
-        if self.frozen:
-            self.model.eval()
-        return self
-
     # ------------------------------------------------------------------ tokenisation
-    def tokenize(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
-        """Tokenises captions with LAVT's cut rule (first ``max_length`` ids, then padding).
-
-        Args:
-            texts: B non-empty captions.
+    def _tokenize(self, texts: List[str]) -> Tuple[Tensor, Tensor, List[str]]:
+        """LAVT's cut rule: the first ``max_length`` ids (special tokens included), then padding.
 
         Returns:
-            ``(ids, pad_mask)`` on CPU: ids (B, L) long, pad_mask (B, L) bool, True at padding.
+            ``(ids (B, L) long, pad_mask (B, L) bool, truncated captions)`` on CPU.
         """
-        if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
-            raise ValueError('texts must be a non-empty sequence of captions, got '
-                             f'{texts!r}')
-        for i, text in enumerate(texts):
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f'caption {i} must be a non-empty string, got {text!r}')
         L = self.max_length
-        encoded: List[List[int]] = self.tokenizer(list(texts), add_special_tokens=True)['input_ids']
+        encoded: List[List[int]] = self.tokenizer(texts, add_special_tokens=True)['input_ids']
         ids = torch.full((len(texts), L), self.pad_token_id, dtype=torch.long)
         pad_mask = torch.ones(len(texts), L, dtype=torch.bool)
-        truncated = 0
+        truncated = []
         for i, row in enumerate(encoded):
-            truncated += len(row) > L
+            if len(row) > L:
+                truncated.append(texts[i])
             row = row[:L]
             ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
             pad_mask[i, :len(row)] = False
-        if truncated and not self._truncation_logged:
-            self._truncation_logged = True
-            print_log(f'HFTextEncoder: {truncated} of {len(texts)} captions have more than '
-                      f'{L} tokens and were cut to their first {L} (LAVT rule; they lose '
-                      '[SEP]). Logged once.', logger='current', level=logging.WARNING)
-        return ids, pad_mask
+        return ids, pad_mask, truncated
 
     # ------------------------------------------------------------------ forward
     def encode_tokens(self, ids: Tensor, pad_mask: Optional[Tensor] = None) -> Tensor:
@@ -185,15 +165,6 @@ class HFTextEncoder(nn.Module):
         """
         attention_mask = None if pad_mask is None else (~pad_mask).long().to(ids.device)
         return self.model(input_ids=ids, attention_mask=attention_mask).last_hidden_state
-
-    def forward(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
-        """Encodes captions: ``(feats (B, L, C), pad_mask (B, L))`` on the model's device."""
-        ids, pad_mask = self.tokenize(texts)
-        device = next(self.model.parameters()).device
-        ids, pad_mask = ids.to(device), pad_mask.to(device)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            feats = self.encode_tokens(ids, pad_mask)
-        return feats, pad_mask
 
     def extra_repr(self) -> str:
         return (f'model_path={self.model_path!r}, max_length={self.max_length}, '

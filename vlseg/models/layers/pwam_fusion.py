@@ -1,26 +1,26 @@
-"""LAVT's per-stage fusion: PWAM then the language gate (REFERENCE_MODELS.md §5.1)."""
+"""LAVT's per-stage fusion: PWAM then the language gate (docs/models/lavt.md#backbone)."""
 from typing import Tuple
 
-from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..layers import LanguageGate, PixelWordAttention
-from .language_swin import StageFusionOutput
+from .language_gate import LanguageGate
+from .pixel_word_attention import PixelWordAttention
+from .stage_fusion_output import StageFusionOutput
 
 __all__ = ['PWAMFusion']
 
 
-@MODELS.register_module()
 class PWAMFusion(nn.Module):
     """One stage of LAVT's fusion: ``F = PWAM(x, words)``, ``x <- x + LG(F) * F``.
 
     The stage output for the decoder is F (the backbone applies the stage LayerNorm to it); the
     gated x goes on to the next stage. The words are passed on unchanged.
 
-    :class:`LanguageSwin` builds one per stage and fills in ``dims``, ``text_dims`` and
-    ``update_visual``. In the last stage the gated x would go nowhere (LAVT still registers and
-    runs that gate, whose parameters never get a gradient); there ``update_visual=False`` builds
-    no gate and x passes through unchanged.
+    :class:`~vlseg.models.backbones.LanguageSwin` builds one per stage from
+    ``fusion=dict(type='PWAMFusion', ...)`` (registered in ``language_swin.py``) and fills in
+    ``dims``, ``text_dims`` and ``update_visual``. In the last stage the gated x would go nowhere
+    (LAVT still registers and runs that gate, whose parameters never get a gradient); there
+    ``update_visual=False`` builds no gate and x passes through unchanged.
 
     Args:
         dims: Stage width D.

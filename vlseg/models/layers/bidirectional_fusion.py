@@ -2,18 +2,18 @@
 from typing import Sequence, Tuple
 
 import torch.nn.functional as F
-from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..layers import BidirectionalInteraction, LanguageGate
-from .language_swin import StageFusionOutput
+from .bidirectional_interaction import BidirectionalInteraction
+from .checks import check_dropout
+from .language_gate import LanguageGate
+from .stage_fusion_output import StageFusionOutput
 
 __all__ = ['BidirectionalFusion']
 
 
-@MODELS.register_module()
 class BidirectionalFusion(nn.Module):
-    """One stage of DMMI's fusion (REFERENCE_MODELS.md §6.1).
+    """One stage of DMMI's fusion (docs/models/dmmi.md#backbone).
 
     With ``(g, l_res) = BidirectionalInteraction(x, words)``:
 
@@ -23,8 +23,9 @@ class BidirectionalFusion(nn.Module):
     - ``words <- words + GELU(Conv1d(l_res))``, so the words are refined through the stages;
       the words after the last stage go to the decoder.
 
-    :class:`LanguageSwin` builds one per stage and fills in ``dims``, ``text_dims`` and
-    ``update_visual``.
+    :class:`~vlseg.models.backbones.LanguageSwin` builds one per stage from
+    ``fusion=dict(type='BidirectionalFusion', ...)`` (registered in ``language_swin.py``) and
+    fills in ``dims``, ``text_dims`` and ``update_visual``.
 
     Args:
         dims: Stage width D.
@@ -44,8 +45,7 @@ class BidirectionalFusion(nn.Module):
                  ngram_sizes: Sequence[int] = (1, 2, 3), dropout: float = 0.0,
                  update_visual: bool = True) -> None:
         super().__init__()
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f'dropout must be in [0, 1), got {dropout!r}')
+        check_dropout('dropout', dropout)
         self.interaction = BidirectionalInteraction(dims, text_dims, kernel_sizes, ngram_sizes)
         self.vis_project = nn.Conv1d(dims, dims, 1)
         self.project_mm = nn.Conv1d(dims, dims, 1)

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 import vlseg  # noqa: F401
+from vlseg.models.structures import TextFeatures
 
 IN_CANCELLED = re.compile(r'(reduce|expand|visual_out|pixel_keys\.\d|pixel_values)\.0\.bias$')
 
@@ -53,15 +54,15 @@ def test_language_swin_refines_the_words_through_the_stages(one_thread):
     words = []
     for fusion in backbone.fusions:
         fusion.register_forward_pre_hook(lambda m, args: words.append(args[2]))
-    text = _text()
+    text = TextFeatures(*_text())
     out = backbone(torch.rand(2, 3, 64, 64), text)
-    assert [tuple(o.shape) for o in out] == [(2, 8, 16, 16), (2, 16, 8, 8), (2, 32, 4, 4),
-                                             (2, 64, 2, 2)]
-    assert words[0] is text[0]  # stage 1 sees the encoder output, later stages the refined words
+    assert [tuple(o.shape) for o in out.maps] == [(2, 8, 16, 16), (2, 16, 8, 8), (2, 32, 4, 4),
+                                                  (2, 64, 2, 2)]
+    assert words[0] is text.feats  # stage 1 sees the encoder output, later stages refined words
     for before, after in zip(words, words[1:] + [out.refined_text]):
         assert not torch.allclose(before, after)
-    assert out.text_features is text[0]
-    (sum(o.square().mean() for o in out) + out.refined_text.square().mean()).backward()
+    assert out.text is text
+    (sum(o.square().mean() for o in out.maps) + out.refined_text.square().mean()).backward()
     missing = [n for n, p in backbone.named_parameters()
                if (p.grad is None or not p.grad.abs().sum() > 0) and not IN_CANCELLED.search(n)]
     assert not missing
