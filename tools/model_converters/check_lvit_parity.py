@@ -26,6 +26,7 @@ from types import SimpleNamespace
 
 import torch
 
+from vlseg.models.structures import TextFeatures
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from lvit2vlseg import convert  # noqa: E402
 from parity import record_outputs, report, round_trip_state_dict  # noqa: E402
@@ -126,9 +127,9 @@ def main() -> None:
     other_text = torch.randn(B, NUM_TOKENS, TEXT_DIMS)
     pad_mask = torch.zeros(B, NUM_TOKENS, dtype=torch.bool)
     with torch.no_grad():
-        other_logits = model.decode_head(model.backbone(images, (other_text, pad_mask)))
+        other_logits = model.decode_head(model.backbone(images, TextFeatures(other_text, pad_mask)))
         official_probs = official(images, text)
-        skips = model.backbone(images, (text, pad_mask))
+        skips = model.backbone(images, TextFeatures(text, pad_mask))
         logits = model.decode_head(skips)
 
     rows = [

@@ -38,11 +38,13 @@ def build_official(repo: str, seed: int):
     from nets import module_clip  # noqa: E402  (the official code)
     from nets.RecLMIS import RecLMIS  # noqa: E402
 
-    torch.manual_seed(seed)
     clip_path = osp.join(repo, 'nets', 'ViT-B-32.pt')
     if not osp.exists(clip_path):  # random ViT-B/32: embed 512, 224 px, 12x768 visual, 12x512 text
+        torch.manual_seed(seed)
         clip = module_clip.CLIP(512, 224, 12, 768, 32, 77, 49408, 512, 8, 12)
         torch.save(clip.state_dict(), clip_path)
+    # seeded after the CLIP file exists: the model is the same whether it was written now or not
+    torch.manual_seed(seed)
     config = SimpleNamespace(base_channel=64, clip_backbone='ViT-B/32', text_mask_rate=0.3,
                              img_mask_rate=0.5, rec_trans_num_layers1=4, mask_mode='dist',
                              frozen_clip=True, mask_mode_dist_random=True, dropout=False,

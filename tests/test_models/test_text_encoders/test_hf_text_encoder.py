@@ -69,6 +69,31 @@ def test_frozen_mode_has_no_gradients_and_stays_in_eval(tiny_bert_dir):
     assert not feats.requires_grad
 
 
+def test_frozen_mode_encodes_each_distinct_caption_once(tiny_bert_dir, one_thread):
+    reference = _build(tiny_bert_dir, frozen=True, cache_size=0)
+    encoder = _build(tiny_bert_dir, frozen=True)
+    assert reference.cache is None and _build(tiny_bert_dir).cache is None  # trainable: none
+    batches = []
+    encoder.model.register_forward_hook(lambda m, args, kwargs, out: batches.append(
+        kwargs['input_ids'].shape[0]), with_kwargs=True)
+    texts = [CAPTION, 'bi lung', CAPTION]
+    out = encoder(texts)
+    assert batches == [2] and (encoder.cache.hits, encoder.cache.misses) == (0, 2)
+    expected = reference(texts)
+    torch.testing.assert_close(out.feats, expected.feats)
+    assert torch.equal(out.pad_mask, expected.pad_mask)
+    again = encoder(['bi lung', CAPTION])
+    assert batches == [2] and encoder.cache.hits == 2  # nothing recomputed
+    torch.testing.assert_close(again.feats, expected.feats[[1, 0]])
+
+
+def test_truncation_counted_once_per_caption(tiny_bert_dir):
+    encoder = _build(tiny_bert_dir, max_length=6)
+    encoder.tokenize([CAPTION, 'bi lung'])
+    encoder.tokenize([CAPTION, CAPTION + ' again'])
+    assert encoder.num_truncated == 2  # distinct captions longer than 6 ids
+
+
 def test_all_layers_train_by_default(tiny_bert_dir):
     encoder = _build(tiny_bert_dir)
     assert all(p.requires_grad for p in encoder.parameters())

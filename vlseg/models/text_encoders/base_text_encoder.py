@@ -6,6 +6,7 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
+from ..layers.checks import is_int
 from ..structures import TextFeatures
 from .embedding_cache import EmbeddingCache
 
@@ -46,7 +47,7 @@ class BaseTextEncoder(nn.Module):
 
     def __init__(self, frozen: bool = True, cache_size: int = 0) -> None:
         super().__init__()
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+        if not is_int(cache_size) or cache_size < 0:
             raise ValueError(f'cache_size must be an int >= 0, got {cache_size!r}')
         self._frozen = bool(frozen)
         self._cache = EmbeddingCache(cache_size) if frozen and cache_size > 0 else None

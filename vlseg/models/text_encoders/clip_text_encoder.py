@@ -20,6 +20,7 @@ from open_clip.transformer import QuickGELU, TextTransformer
 from torch import Tensor
 
 from ...utils.pretrained import require_pretrained_file
+from ..layers.checks import is_int
 from .base_text_encoder import BaseTextEncoder
 from .clip_checkpoint import (CLIP_TEXT_KEY_PREFIXES, CLIP_TEXT_KEYS, CLIP_WEIGHTS,
                               load_clip_text_state_dict)
@@ -125,8 +126,7 @@ class CLIPTextEncoder(BaseTextEncoder):
         if bad:
             raise ValueError(f'text_cfg keys {bad} cannot be overridden; allowed: '
                              f'{sorted(_SUPPORTED_TEXT_CFG - {"context_length", "vocab_size"})}')
-        if embed_dims is not None and (isinstance(embed_dims, bool)
-                                       or not isinstance(embed_dims, int) or embed_dims < 1):
+        if embed_dims is not None and (not is_int(embed_dims) or embed_dims < 1):
             raise ValueError(f'embed_dims must be a positive int or None, got {embed_dims!r}')
         text_cfg = {**model_cfg['text_cfg'], **overrides}
         unsupported = sorted(set(text_cfg) - _SUPPORTED_TEXT_CFG)
@@ -134,8 +134,7 @@ class CLIPTextEncoder(BaseTextEncoder):
             raise ValueError(f'model_name={model_name!r} has text_cfg options {unsupported} that '
                              'CLIPTextEncoder does not support (only plain CLIP text towers)')
         max_length = text_cfg.get('context_length', 77)
-        if (isinstance(context_length, bool) or not isinstance(context_length, int)
-                or not 2 <= context_length <= max_length):
+        if not is_int(context_length) or not 2 <= context_length <= max_length:
             raise ValueError(f'context_length must be an int in [2, {max_length}] for '
                              f'{model_name!r}, got {context_length!r}')
         if pretrained is not None:  # fail before the (slow) tower is built

@@ -2,6 +2,8 @@
 from collections import OrderedDict
 from typing import Any, Hashable, Optional
 
+from ..layers.checks import is_int
+
 __all__ = ['EmbeddingCache']
 
 
@@ -31,7 +33,7 @@ class EmbeddingCache:
     """
 
     def __init__(self, max_size: int) -> None:
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+        if not is_int(max_size) or max_size < 1:
             raise ValueError(f'max_size must be an int >= 1, got {max_size!r}')
         self.max_size = max_size
         self.hits = 0

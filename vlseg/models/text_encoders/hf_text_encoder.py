@@ -15,6 +15,7 @@ from mmengine.logging import print_log
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..layers.checks import is_int
 from .base_text_encoder import BaseTextEncoder
 
 __all__ = ['HFTextEncoder']
@@ -59,7 +60,8 @@ class HFTextEncoder(BaseTextEncoder):
         frozen: Freeze the whole encoder (see above).
         trainable_layers: Indices of the encoder layers that train when not frozen; None for all
             parameters.
-        cache_size: Captions kept by the embedding cache in frozen mode; 0 disables it.
+        cache_size: Captions kept by the embedding cache in frozen mode (as the CLIP encoder);
+            0 disables it. Ignored (no cache) when ``frozen=False``.
 
     Shapes:
         texts: a sequence of B non-empty strings.
@@ -71,7 +73,7 @@ class HFTextEncoder(BaseTextEncoder):
 
     def __init__(self, model_path: Union[str, os.PathLike], max_length: int = 20,
                  frozen: bool = False, trainable_layers: Optional[Sequence[int]] = None,
-                 cache_size: int = 0) -> None:
+                 cache_size: int = 1024) -> None:
         super().__init__(frozen, cache_size)
         AutoModel, AutoTokenizer = _auto_classes()
         model_path = os.fspath(model_path)
@@ -80,7 +82,7 @@ class HFTextEncoder(BaseTextEncoder):
                 f'HFTextEncoder: model_path={model_path!r} is not a directory. Set it to a local '
                 'directory holding the model and its tokenizer (save_pretrained layout, e.g. '
                 'bert-base-uncased); nothing is downloaded.')
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
+        if not is_int(max_length) or max_length < 2:
             raise ValueError(f'max_length must be an int >= 2, got {max_length!r}')
         self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
         self.model = AutoModel.from_pretrained(model_path, local_files_only=True)
@@ -94,7 +96,7 @@ class HFTextEncoder(BaseTextEncoder):
         if trainable_layers is not None:
             trainable_layers = sorted(set(trainable_layers))
             bad = [i for i in trainable_layers
-                   if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(layers)]
+                   if not is_int(i) or not 0 <= i < len(layers)]
             if bad:
                 raise ValueError(f'trainable_layers={trainable_layers} must be encoder layer '
                                  f'indices in [0, {len(layers)}); bad: {bad}')
