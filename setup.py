@@ -23,7 +23,13 @@ INSTALL_REQUIRES = [
 EXTRAS_REQUIRE = {
     # HuggingFace text encoders (HFTextEncoder: BERT as in LAVT / DMMI)
     'hf': ['transformers'],
-    'tests': ['pytest>=8', 'transformers'],
+    # Local web demo (tools/demo.py)
+    'demo': ['gradio'],
+    # TensorBoard as a visualizer backend: vis_backends=[dict(type='TensorboardVisBackend')]
+    'tensorboard': ['tensorboard'],
+    # gradio_client drives the demo in tests/test_tools/test_demo.py; tensorboard (about 50 MB
+    # installed) lets tests/test_visualization check the TensorBoard backend
+    'tests': ['pytest>=8', 'transformers', 'gradio', 'gradio_client', 'tensorboard'],
 }
 
 setup(

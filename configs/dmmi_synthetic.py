@@ -29,5 +29,7 @@ model = dict(
              loss_decode=dict(type='ImageTextContrastiveLoss', loss_weight=0.01,
                               temperature=0.05, loss_name='loss_itc')),
     ])
-# Overlays of 4 test images: prediction with the real caption and with one naming other zones.
-custom_hooks = [dict(type='CaptionOverlayHook')]
+# Overlays of 4 fixed validation images at every validation and of 4 test images, prediction
+# with the real caption and with one naming other zones, sent to the visualizer's vis_backends
+# (default: <work_dir>/<timestamp>/vis_data/vis_image/{val,test}_*.png).
+custom_hooks = [dict(type='CaptionOverlayHook', num_samples=4)]

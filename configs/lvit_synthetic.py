@@ -18,5 +18,7 @@ model = dict(
     text_encoder={{_base_.text_encoder}},
     backbone=dict(base_channels=16, img_size=128, text_dims=128, num_text_tokens=24),
     decode_head=dict(in_channels=(16, 32, 64, 128, 128)))
-# Overlays of 4 test images: prediction with the real caption and with one naming other zones.
-custom_hooks = [dict(type='CaptionOverlayHook')]
+# Overlays of 4 fixed validation images at every validation and of 4 test images, prediction
+# with the real caption and with one naming other zones, sent to the visualizer's vis_backends
+# (default: <work_dir>/<timestamp>/vis_data/vis_image/{val,test}_*.png).
+custom_hooks = [dict(type='CaptionOverlayHook', num_samples=4)]

@@ -16,5 +16,7 @@ model = dict(
     neck=dict(in_channels=(16, 32, 64, 128, 128), text_dims=128, embed_dims=32),
     decode_head=dict(in_channels=(16, 32, 64, 128, 128),
                      loss_decode=dict(class_balanced_bce=True)))
-# Overlays of 4 test images: prediction with the real caption and with one naming other zones.
-custom_hooks = [dict(type='CaptionOverlayHook')]
+# Overlays of 4 fixed validation images at every validation and of 4 test images, prediction
+# with the real caption and with one naming other zones, sent to the visualizer's vis_backends
+# (default: <work_dir>/<timestamp>/vis_data/vis_image/{val,test}_*.png).
+custom_hooks = [dict(type='CaptionOverlayHook', num_samples=4)]

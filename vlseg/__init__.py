@@ -18,7 +18,7 @@ else:
 
     compat.install()
 
-    from . import datasets, engine, evaluation, models, utils, visualization  # noqa: E402
+    from . import apis, datasets, engine, evaluation, models, utils, visualization  # noqa: E402
 
-    __all__ = ['compat', 'datasets', 'engine', 'evaluation', 'models', 'utils',
+    __all__ = ['apis', 'compat', 'datasets', 'engine', 'evaluation', 'models', 'utils',
                'visualization', '__version__']

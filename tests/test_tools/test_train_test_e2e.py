@@ -77,8 +77,10 @@ def test_train_creates_data_trains_validates_and_tests(trained):
                 'describe/mIoU', 'describe/gDice', 'describe/gIoU'):
         assert 0.0 <= test[-1][key] <= 1.0, key
     assert 'testing the best checkpoint' in out
-    overlays = sorted(glob.glob(osp.join(work, 'overlays', '*.png')))
-    assert len(overlays) == 4, overlays  # CaptionOverlayHook: 4 test images
+    # CaptionOverlayHook through LocalVisBackend: 4 test images, 4 validation images twice.
+    overlays = sorted(glob.glob(osp.join(work, '*', 'vis_data', 'vis_image', '*.png')))
+    assert len([p for p in overlays if osp.basename(p).startswith('test_')]) == 4, overlays
+    assert len([p for p in overlays if osp.basename(p).startswith('val_')]) == 8, overlays
 
 
 def test_resume_with_weights_only_loading(trained):

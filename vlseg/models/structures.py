@@ -83,8 +83,9 @@ class InteractionFeatures(FeatureMaps):
         visual_tokens: (B, N, D) the bottleneck tokens before the interaction.
         fused_visual_tokens: (B, N, D) the bottleneck tokens after the interaction.
         updated_text: (B, L, D) the text after the interaction.
-        word_weights: (B, L) words-of-interest weights W_woi; None outside training.
-        patch_weights: (B, N) patches-of-interest weights W_poi; None outside training.
+        word_weights: (B, L) words-of-interest weights W_woi; None outside training (unless
+            the neck's ``weights_in_eval`` is set, as :func:`vlseg.apis.interest_weights` does).
+        patch_weights: (B, N) patches-of-interest weights W_poi; None as ``word_weights``.
     """
 
     text: TextFeatures

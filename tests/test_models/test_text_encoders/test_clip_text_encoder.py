@@ -482,3 +482,12 @@ def test_autocast_rows_are_cast_back_to_parameter_dtype():
     assert feats.dtype == torch.float32
     feats = encoder(CAPTIONS[:2]).feats  # one cached row (computed under autocast), one fresh row
     assert feats.dtype == torch.float32 and feats.shape == (2, 8, 256)
+
+
+def test_token_strings_decode_each_id(encoder18):
+    ids, pad_mask = encoder18.tokenize(['Unilateral infection, lower left lung.'])
+    tokens = encoder18.token_strings(ids[0].tolist())
+    valid = [t for t, pad in zip(tokens, pad_mask[0].tolist()) if not pad]
+    assert valid == ['<start_of_text>', 'unil', 'ateral', 'infection', ',', 'lower', 'left',
+                     'lung', '.', '<end_of_text>']
+    assert len(tokens) == 18

@@ -133,3 +133,10 @@ def test_bad_arguments_raise(tiny_bert_dir):
     with pytest.raises(ValueError, match='tokenize'):
         MODELS.build(dict(type='EntityMaskedTextEncoder',
                           encoder=dict(type='StubTextEncoder')))
+
+
+def test_token_strings_are_the_wrapped_encoders():
+    encoder = _clip()
+    ids = encoder.tokenize([CAPTION])[0][0].tolist()
+    assert encoder.token_strings(ids) == encoder.encoder.token_strings(ids)
+    assert encoder.token_strings(ids)[:3] == ['<start_of_text>', 'unil', 'ateral']

@@ -111,3 +111,9 @@ def test_errors(tiny_bert_dir, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, 'transformers', None)  # as if not installed
     with pytest.raises(ImportError, match=r'vlseg\[hf\]'):
         _build(tiny_bert_dir)
+
+
+def test_token_strings_are_the_tokenizers_pieces(tiny_bert_dir):
+    encoder = _build(tiny_bert_dir, max_length=20)
+    tokens = encoder.token_strings(CAPTION_IDS)
+    assert tokens[:3] == ['[CLS]', 'uni', '##lateral'] and tokens[-1] == '[SEP]'

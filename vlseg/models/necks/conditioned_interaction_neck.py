@@ -17,7 +17,8 @@ class ConditionedInteractionNeck(BaseModule):
 
     The text adapter is RecLMIS's ``text_module4``: a Conv1d (k=3, p=1) over the token axis,
     no norm or activation. The deepest feature map is replaced by the fused map; the interest
-    weights are computed only while training, so nothing auxiliary runs at inference.
+    weights are computed only while training, so nothing auxiliary runs at inference, unless
+    :attr:`weights_in_eval` is set (the explanations of :mod:`vlseg.apis` set it for one call).
 
     Args:
         text_dims: Width of the text encoder's features.
@@ -33,6 +34,9 @@ class ConditionedInteractionNeck(BaseModule):
     """
 
     accepts_text = True
+    #: Also compute W_woi / W_poi in eval mode. Training computes them whatever its value;
+    #: :func:`vlseg.apis.interest_weights` sets it while it runs and restores it afterwards.
+    weights_in_eval = False
 
     def __init__(self, text_dims: int = 512, embed_dims: int = 512,
                  interaction: Optional[dict] = None, init_cfg=None) -> None:
@@ -43,7 +47,7 @@ class ConditionedInteractionNeck(BaseModule):
     def forward(self, feats: Sequence[Tensor], text: TextFeatures) -> InteractionFeatures:
         text_tokens = self.text_adapter(text.feats.transpose(1, 2)).transpose(1, 2)  # (B, L, D)
         out = self.interaction(feats[-1], text_tokens, text.pad_mask,
-                               compute_weights=self.training)
+                               compute_weights=self.training or self.weights_in_eval)
         return InteractionFeatures(
             maps=(*feats[:-1], out.fused_visual), text=text, text_tokens=text_tokens,
             visual_tokens=out.visual_tokens, fused_visual_tokens=out.fused_visual_tokens,

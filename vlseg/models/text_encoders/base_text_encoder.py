@@ -79,6 +79,11 @@ class BaseTextEncoder(nn.Module):
         """(B, L) ids on the module's device -> (B, L, C) features, no cache."""
         raise NotImplementedError
 
+    def token_strings(self, ids: Sequence[int]) -> List[str]:
+        """The string of each token id, special tokens included (for explanations, e.g. a
+        bar chart of RecLMIS's word weights over the caption's tokens)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ state
     @property
     def frozen(self) -> bool:

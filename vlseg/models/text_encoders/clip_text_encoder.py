@@ -8,7 +8,7 @@ local file (an OpenAI CLIP TorchScript archive such as ``ViT-B-32.pt``, a torch 
 import logging
 import os
 from functools import lru_cache
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import open_clip
 import torch
@@ -251,6 +251,11 @@ class CLIPTextEncoder(BaseTextEncoder):
             ids[i, :len(tokens)] = torch.tensor(tokens)
             pad_mask[i, :len(tokens)] = False
         return ids, pad_mask, truncated
+
+    def token_strings(self, ids: Sequence[int]) -> List[str]:
+        """The BPE string of each id, ``'</w>'`` (end of word) dropped, e.g. ``'lung'``,
+        ``'<start_of_text>'``."""
+        return [self._tokenizer.decode([int(i)]).strip() for i in ids]
 
     def pad_mask_from_ids(self, ids: Tensor) -> Tensor:
         """Padding mask of token ids: True after each row's first EOT.

@@ -186,6 +186,10 @@ class EntityMaskedTextEncoder(nn.Module):
         """The wrapped encoder's features of token ids, (B, L) -> (B, L, C)."""
         return self.encoder.encode_tokens(ids, pad_mask)
 
+    def token_strings(self, ids: Sequence[int]) -> List[str]:
+        """The wrapped encoder's string of each token id."""
+        return self.encoder.token_strings(ids)
+
     def clear_cache(self) -> None:
         """Clears the wrapped encoder's embedding cache, if it has one."""
         clear = getattr(self.encoder, 'clear_cache', None)

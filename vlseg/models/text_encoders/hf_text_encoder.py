@@ -154,6 +154,11 @@ class HFTextEncoder(BaseTextEncoder):
             pad_mask[i, :len(row)] = False
         return ids, pad_mask, truncated
 
+    def token_strings(self, ids: Sequence[int]) -> List[str]:
+        """The tokenizer's string of each id (``convert_ids_to_tokens``, e.g. ``'[CLS]'``,
+        ``'##s'``)."""
+        return list(self.tokenizer.convert_ids_to_tokens([int(i) for i in ids]))
+
     # ------------------------------------------------------------------ forward
     def encode_tokens(self, ids: Tensor, pad_mask: Optional[Tensor] = None) -> Tensor:
         """Last hidden state of token ids, in the current grad mode.
