@@ -181,6 +181,11 @@ def test_bad_inputs_are_named(reclmis, images, captions, match):
         inference_model(reclmis, images, captions)
 
 
+def test_bad_batch_size(reclmis):
+    with pytest.raises(ValueError, match='batch_size must be a positive int, got 0'):
+        inference_model(reclmis, np.zeros((8, 8), np.uint8), 'a', batch_size=0)
+
+
 def test_neck_weights_only_in_training_unless_asked(one_thread):
     neck = MODELS.build(dict(type='ConditionedInteractionNeck', text_dims=8, embed_dims=8,
                              interaction=dict(num_patches=4, num_heads=2)))

@@ -16,6 +16,7 @@ from mmengine.logging import print_log
 from mmseg.registry import TRANSFORMS
 from torch import nn
 
+from ..models.layers.checks import check_positive_int
 from .interest_weights import interest_weights, patch_weight_map, token_strings
 
 __all__ = ['InferenceResult', 'inference_model']
@@ -189,8 +190,7 @@ def inference_model(model: nn.Module,
             a config.
     """
     images, captions = _as_lists(images, captions)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f'batch_size must be an int >= 1, got {batch_size!r}')
+    check_positive_int('batch_size', batch_size)
     if getattr(model, 'cfg', None) is None:
         raise ValueError('the model has no cfg (its config): build it with '
                          'vlseg.apis.init_model')
