@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -102,7 +103,10 @@ def test_tools_test_evaluates_a_checkpoint(trained):
 def test_distributed_training_on_cpu(trained):
     cfg, work, _ = trained
     ddp_work = work.parent / 'ddp'
-    out = _run('-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29517',
+    with socket.socket() as sock:  # a free port: a fixed one may still be held by an earlier run
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    out = _run('-m', 'torch.distributed.run', '--nproc_per_node=2', f'--master_port={port}',
                'tools/train.py', str(cfg), '--launcher', 'pytorch', '--no-test',
                '--work-dir', str(ddp_work), '--cfg-options', 'train_cfg.max_iters=2',
                'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2')

@@ -8,7 +8,7 @@ from typing import Iterator, List, Optional, Sequence
 import cv2
 import numpy as np
 import torch
-from mmengine.dist import master_only
+from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
@@ -113,7 +113,7 @@ class CaptionOverlayHook(Hook):
     ``<work_dir>/<timestamp>/vis_data/vis_image/<name>_<step>.png``, ``TensorboardVisBackend``
     the run's TensorBoard events (``pip install -e .[tensorboard]``). Under distributed
     training only the main process draws; it takes the samples from the dataset itself, so they
-    need not be in its shard, and the other processes go on meanwhile.
+    need not be in its shard, and the other processes wait at a barrier until it is done.
 
     Args:
         num_samples: How many images to draw each round.
@@ -144,10 +144,16 @@ class CaptionOverlayHook(Hook):
         if self.draw_test:
             self.draw(runner, runner.test_dataloader, 'test')
 
-    @master_only
     def draw(self, runner, dataloader, mode: str) -> None:
         """Sends the overlays of the fixed samples of ``dataloader.dataset`` to the runner's
-        visualizer as ``{mode}_{index:04d}_{stem}`` at step ``runner.iter``."""
+        visualizer as ``{mode}_{index:04d}_{stem}`` at step ``runner.iter``, from the main
+        process; the other processes wait for it, so that none runs ahead (or exits at the end
+        of training) while it draws."""
+        if is_main_process():
+            self._draw(runner, dataloader, mode)
+        barrier()
+
+    def _draw(self, runner, dataloader, mode: str) -> None:
         dataset = dataloader.dataset
         model = runner.model
         was_training = model.training
