@@ -43,10 +43,12 @@ def load_clip_text_state_dict(
         path: Union[str, os.PathLike]) -> Tuple[Dict[str, Tensor], List[str]]:
     """Reads the text-tower entries of a CLIP checkpoint from a local file, on CPU.
 
-    No pickled code runs. Keys lose a leading ``module.``; only ``token_embedding.*``,
-    ``positional_embedding``, ``transformer.*``, ``ln_final.*`` and ``text_projection`` are kept.
-    A ``.safetensors`` file and a zip ``torch.save`` file are read lazily, so the visual tower is
-    never loaded into memory; a TorchScript archive is loaded whole.
+    A ``.safetensors`` file and a ``torch.save`` file (``weights_only=True``) run no pickled code;
+    a TorchScript archive is loaded whole with ``torch.jit.load``, which does run the archive's
+    code, so only load archives you trust. Keys lose a leading ``module.``; only
+    ``token_embedding.*``, ``positional_embedding``, ``transformer.*``, ``ln_final.*`` and
+    ``text_projection`` are kept. The safetensors and zip ``torch.save`` files are read lazily,
+    so the visual tower is never loaded into memory.
 
     Args:
         path: One of: an OpenAI CLIP TorchScript archive (``ViT-B-32.pt``); a ``torch.save`` file
