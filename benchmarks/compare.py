@@ -154,7 +154,7 @@ def train_and_evaluate(name: str, iters: int, work_dir: str) -> dict:
     from mmengine.runner import Runner
 
     import vlseg  # noqa: F401
-    from vlseg.engine import add_weights_only_hook, prepare_synthetic_data, split_dataloader_cfg
+    from vlseg.engine import apply_run_defaults, prepare_synthetic_data, split_dataloader_cfg
     from vlseg.evaluation import other_zones_caption, text_sensitivity
 
     cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}_synthetic.py'))
@@ -169,7 +169,7 @@ def train_and_evaluate(name: str, iters: int, work_dir: str) -> dict:
             scheduler.end = iters
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
                         if h['type'] != 'CaptionOverlayHook']
-    add_weights_only_hook(cfg)
+    apply_run_defaults(cfg)
     cfg.visualizer = dict(type='SegLocalVisualizer', vis_backends=[], name='visualizer')
     cfg.default_hooks.pop('visualization', None)
     prepare_synthetic_data(cfg)  # data roots are relative to the repository, the child's cwd

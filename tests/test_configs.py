@@ -47,13 +47,17 @@ def test_config_builds_model(path):
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, REPO))
-def test_run_preparation_adds_weights_only_hook(path, tmp_path):
-    # Configs do not list WeightsOnlyCheckpointHook; the run preparation of tools/train.py and
-    # tools/test.py puts it in custom_hooks once, ahead of the config's own hooks.
+def test_run_preparation_applies_run_defaults(path, tmp_path):
+    # Configs do not list the run-default hooks; the run preparation of tools/train.py and
+    # tools/test.py puts them in custom_hooks once, ahead of the config's own hooks, and swaps in
+    # the vlseg checkpoint hook and training loop.
+    defaults = ['WeightsOnlyCheckpointHook', 'NonFiniteLossHook', 'StrictLoadHook']
     own = [h['type'] for h in Config.fromfile(path).get('custom_hooks', [])]
-    assert 'WeightsOnlyCheckpointHook' not in own
+    assert not set(defaults) & set(own)
     parser = argparse.ArgumentParser()
     parser.add_argument('config')
     add_run_args(parser)
     cfg = load_run_config(parser.parse_args([path, '--work-dir', str(tmp_path)]))
-    assert [h['type'] for h in cfg.custom_hooks] == ['WeightsOnlyCheckpointHook'] + own
+    assert [h['type'] for h in cfg.custom_hooks] == defaults + own
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    assert cfg.train_cfg.type in ('ResumableIterBasedTrainLoop', 'EpochBasedTrainLoop')

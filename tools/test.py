@@ -24,9 +24,7 @@ def main() -> None:
     args = parse_args()
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    cfg = load_run_config(args)
-    cfg.load_from = args.checkpoint
-    cfg.resume = False
+    cfg = load_run_config(args, checkpoint=args.checkpoint)
     runner = Runner.from_cfg(cfg)
     prepare_synthetic_data(cfg)
     runner.test()

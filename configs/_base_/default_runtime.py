@@ -16,5 +16,7 @@ visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='vi
 log_level = 'INFO'
 load_from = None
 resume = False
-# WeightsOnlyCheckpointHook (vlseg/compat/checkpoint.py) is not listed in custom_hooks: the run
-# preparation adds it to every run (vlseg.engine.add_weights_only_hook).
+# The run preparation (vlseg.engine.apply_run_defaults) adds WeightsOnlyCheckpointHook,
+# NonFiniteLossHook and StrictLoadHook to custom_hooks and swaps CheckpointHook and
+# IterBasedTrainLoop for AtomicCheckpointHook and ResumableIterBasedTrainLoop in every run
+# (docs/reliability.md).

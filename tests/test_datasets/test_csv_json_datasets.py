@@ -236,8 +236,8 @@ def test_json_missing_file(tmp_path):
 
 def test_json_entry_without_image_field(tmp_path):
     root = make_sgseg_tree(tmp_path, {'train': [{'caption': CAP_A}]})
-    with pytest.raises(ValueError, match=r"annotation.json, split 'train', entry 0 has no "
-                       r"'image_path' field"):
+    with pytest.raises(ValueError, match=r"annotation.json, split 'train', entry 0 \(0-based\) "
+                       r"has no 'image_path' field"):
         build_json(root)
 
 

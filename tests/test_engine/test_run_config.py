@@ -1,4 +1,4 @@
-"""Run preparation: every run gets WeightsOnlyCheckpointHook once, whatever its config lists."""
+"""Run preparation: every run gets the vlseg run defaults once, whatever its config lists."""
 import argparse
 
 import pytest
@@ -9,8 +9,9 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from vlseg.compat import WeightsOnlyCheckpointHook
-from vlseg.engine import add_run_args, add_weights_only_hook, load_run_config
+from vlseg.engine import add_run_args, apply_amp, apply_run_defaults, load_run_config
 
+DEFAULTS = ['WeightsOnlyCheckpointHook', 'NonFiniteLossHook', 'StrictLoadHook']
 EARLY_STOP = dict(type='EarlyStoppingHook', monitor='mDice', rule='greater', patience=5)
 
 
@@ -20,16 +21,15 @@ def _types(hooks) -> list:
 
 def test_config_without_custom_hooks_gets_it():
     cfg = Config(dict(work_dir='x'))
-    add_weights_only_hook(cfg)
-    assert _types(cfg.custom_hooks) == ['WeightsOnlyCheckpointHook']
+    apply_run_defaults(cfg)
+    assert _types(cfg.custom_hooks) == DEFAULTS
 
 
 def test_config_hooks_are_kept_behind_it():
     cfg = Config(dict(custom_hooks=[EARLY_STOP, dict(type='CaptionOverlayHook')]))
-    add_weights_only_hook(cfg)
-    assert _types(cfg.custom_hooks) == ['WeightsOnlyCheckpointHook', 'EarlyStoppingHook',
-                                        'CaptionOverlayHook']
-    assert cfg.custom_hooks[1] == EARLY_STOP
+    apply_run_defaults(cfg)
+    assert _types(cfg.custom_hooks) == DEFAULTS + ['EarlyStoppingHook', 'CaptionOverlayHook']
+    assert cfg.custom_hooks[3] == EARLY_STOP
 
 
 @pytest.mark.parametrize('listed', [
@@ -40,10 +40,10 @@ def test_config_hooks_are_kept_behind_it():
 ])
 def test_a_listed_hook_is_not_added_twice(listed):
     cfg = Config(dict(custom_hooks=[EARLY_STOP, listed]))
-    add_weights_only_hook(cfg)
-    add_weights_only_hook(cfg)  # idempotent
-    assert len(cfg.custom_hooks) == 2
-    assert cfg.custom_hooks[1] is listed or cfg.custom_hooks[1] == listed
+    apply_run_defaults(cfg)
+    apply_run_defaults(cfg)  # idempotent
+    assert len(cfg.custom_hooks) == 4
+    assert cfg.custom_hooks[3] is listed or cfg.custom_hooks[3] == listed
 
 
 def test_load_run_config_adds_it_after_cfg_options(tmp_path):
@@ -53,9 +53,11 @@ def test_load_run_config_adds_it_after_cfg_options(tmp_path):
     parser.add_argument('config')
     add_run_args(parser)
     cfg = load_run_config(parser.parse_args([str(config)]))
-    assert _types(cfg.custom_hooks) == ['WeightsOnlyCheckpointHook', 'EarlyStoppingHook']
+    assert _types(cfg.custom_hooks) == DEFAULTS + ['EarlyStoppingHook']
     cfg = load_run_config(parser.parse_args([str(config), '--cfg-options', 'custom_hooks=[]']))
-    assert _types(cfg.custom_hooks) == ['WeightsOnlyCheckpointHook']
+    assert _types(cfg.custom_hooks) == DEFAULTS
+    cfg = load_run_config(parser.parse_args([str(config), '--non-strict']))
+    assert cfg.custom_hooks[2] == dict(type='StrictLoadHook', strict=False)
 
 
 class _Tiny(BaseModel):
@@ -68,14 +70,39 @@ class _Tiny(BaseModel):
         return inputs
 
 
-def test_runner_registers_it_once_after_the_checkpoint_hook(tmp_path):
-    # Same priority as CheckpointHook (VERY_LOW): registered after it, as when the configs listed
-    # it, and before EarlyStoppingHook (LOWEST).
-    cfg = Config(dict(custom_hooks=[EARLY_STOP]))
-    add_weights_only_hook(cfg)
+def test_runner_registers_each_once_in_priority_order(tmp_path):
+    # WeightsOnlyCheckpointHook has the priority of CheckpointHook (VERY_LOW): registered after
+    # it, and before EarlyStoppingHook (LOWEST). The loss and load checks come first (VERY_HIGH).
+    cfg = Config(dict(custom_hooks=[EARLY_STOP],
+                      default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1))))
+    apply_run_defaults(cfg)
+    apply_run_defaults(cfg)
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
     runner = Runner(model=_Tiny(), work_dir=str(tmp_path), custom_hooks=cfg.custom_hooks,
-                    default_scope='mmseg')
+                    default_hooks=cfg.default_hooks, default_scope='mmseg')
     names = [type(h).__name__ for h in runner.hooks]
+    assert names[:3] == ['RuntimeInfoHook', 'NonFiniteLossHook', 'StrictLoadHook']
     assert names.count('WeightsOnlyCheckpointHook') == 1
-    assert names[-3:] == ['CheckpointHook', 'WeightsOnlyCheckpointHook', 'EarlyStoppingHook']
+    assert names[-3:] == ['AtomicCheckpointHook', 'WeightsOnlyCheckpointHook',
+                          'EarlyStoppingHook']
     assert isinstance(runner.hooks[-3], CheckpointHook)
+
+
+def test_amp_needs_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='Adam'))))
+    with pytest.raises(RuntimeError, match='--amp needs a CUDA GPU'):
+        apply_amp(cfg)
+
+
+@pytest.mark.parametrize('bf16, dtype', [(True, 'bfloat16'), (False, 'float16')])
+def test_amp_picks_bf16_where_supported(monkeypatch, bf16, dtype):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: bf16)
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='Adam'),
+                                         clip_grad=None)))
+    apply_amp(cfg)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.dtype == dtype
+    assert cfg.optim_wrapper.optimizer == dict(type='Adam')
+    assert cfg.optim_wrapper.get('loss_scale') == (None if bf16 else 'dynamic')

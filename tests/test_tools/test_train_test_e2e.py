@@ -3,11 +3,13 @@ import glob
 import json
 import os
 import os.path as osp
+import pickle
 import socket
 import subprocess
 import sys
 
 import pytest
+import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -112,3 +114,57 @@ def test_distributed_training_on_cpu(trained):
                'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2')
     assert 'Distributed training: True' in out
     assert osp.isfile(osp.join(ddp_work, 'iter_2.pth'))
+
+
+def _run_failing(*args):
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ, PYTHONUNBUFFERED='1'))
+    assert proc.returncode != 0
+    return proc.stdout + proc.stderr
+
+
+def test_tools_test_refuses_a_checkpoint_of_another_model(trained):
+    cfg, work, _ = trained
+    best = sorted(glob.glob(osp.join(work, 'best_mDice_iter_*.pth')))[-1]
+    state = torch.load(best, weights_only=True)
+    state['state_dict']['decode_head.extra.weight'] = torch.zeros(1)
+    del state['state_dict']['decode_head.conv_seg.weight']
+    other = work.parent / 'other_model.pth'
+    torch.save(state, other)
+    out = _run_failing('tools/test.py', str(cfg), str(other), '--work-dir', str(work / 'strict'))
+    assert f'checkpoint {other} does not fit the model' in out
+    assert 'missing keys (in the model, not in the file): 1 [decode_head.conv_seg.weight]' in out
+    assert 'unexpected keys (in the file, not in the model): 1 [decode_head.extra.weight]' in out
+    out = _run('tools/test.py', str(cfg), str(other), '--work-dir', str(work / 'non_strict'),
+               '--non-strict')
+    assert 'refer/mDice' in out
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+@pytest.mark.parametrize('tool', ['test', 'load_from', 'infer', 'converter'])
+def test_a_crafted_pickle_runs_no_code(trained, tool):
+    cfg, work, _ = trained
+    marker = work.parent / f'executed_by_{tool}'
+    evil = work.parent / f'evil_{tool}.pth'
+    with open(evil, 'wb') as f:
+        torch.save({'state_dict': _Evil(str(marker))}, f, pickle_module=pickle)
+    marker.unlink(missing_ok=True)
+    commands = {
+        'test': ('tools/test.py', str(cfg), str(evil), '--work-dir', str(work / 'evil')),
+        'load_from': ('tools/train.py', str(cfg), '--work-dir', str(work / 'evil'),
+                      '--cfg-options', f'load_from={evil}'),
+        'infer': ('tools/infer.py', str(cfg), str(evil), str(evil), 'a caption',
+                  '--out', str(work / 'evil')),
+        'converter': ('tools/model_converters/reclmis2vlseg.py', str(evil),
+                      str(work / 'evil.pth')),
+    }
+    out = _run_failing(*commands[tool])
+    assert 'UntrustedCheckpointError' in out and str(evil) in out, out[-3000:]
+    assert not marker.exists()

@@ -211,7 +211,7 @@ def _tiny_runner(tmp_path, work: str, with_hook: bool):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from vlseg.engine import add_weights_only_hook, prepare_synthetic_data
+    from vlseg.engine import apply_run_defaults, prepare_synthetic_data
     cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', '..', 'configs',
                                    'unet_synthetic.py'))
     root = str(tmp_path / 'data')
@@ -230,7 +230,7 @@ def _tiny_runner(tmp_path, work: str, with_hook: bool):
     cfg.work_dir = str(tmp_path / work)
     if not with_hook:
         cfg.custom_hooks = []
-    add_weights_only_hook(cfg)
+    apply_run_defaults(cfg)
     prepare_synthetic_data(cfg)
     return Runner.from_cfg(cfg)
 

@@ -7,6 +7,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
+from vlseg.compat.checkpoint import load_local_checkpoint
+from vlseg.utils.state_dicts import strip_module_prefix
+
 __all__ = ['DROP', 'load_official_state_dict', 'rename_keys', 'report_and_save']
 
 DROP = None
@@ -16,10 +19,11 @@ DROP = None
 def load_official_state_dict(path: str) -> Dict[str, torch.Tensor]:
     """The ``state_dict`` of an official checkpoint (or the file itself if it is one); exits
     with a message naming the path if it does not exist. Official checkpoints hold plain
-    tensors, so they load with ``weights_only=True``."""
+    tensors, so they load with ``weights_only=True``: a file with other pickled objects is
+    refused (:func:`vlseg.compat.checkpoint.load_local_checkpoint`), so no code in it runs."""
     if not osp.isfile(path):
         sys.exit(f'error: checkpoint not found: {path}')
-    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    checkpoint = load_local_checkpoint(path, map_location='cpu')
     return checkpoint.get('state_dict', checkpoint)
 
 
@@ -38,8 +42,7 @@ def rename_keys(
     """
     converted, dropped, unmapped = {}, [], []
     for key, value in state_dict.items():
-        bare = key[len('module.'):] if key.startswith('module.') else key
-        new = map_key(bare)
+        new = map_key(strip_module_prefix(key))
         if new is DROP:
             dropped.append(key)
         elif not new:

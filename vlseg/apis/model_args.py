@@ -5,7 +5,6 @@ import argparse
 from mmengine.config import DictAction
 from torch import nn
 
-from ..compat import trust_checkpoints
 from .model_loading import init_model
 
 __all__ = ['add_model_args', 'init_model_from_args']
@@ -28,6 +27,6 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 
 def init_model_from_args(args: argparse.Namespace) -> nn.Module:
     """:func:`~vlseg.apis.init_model` with the options of :func:`add_model_args`."""
-    trust_checkpoints(args.trust_checkpoint)
     return init_model(args.config, args.checkpoint, device=args.device,
-                      strict=not args.non_strict, cfg_options=args.cfg_options)
+                      strict=not args.non_strict, cfg_options=args.cfg_options,
+                      trusted=args.trust_checkpoint)

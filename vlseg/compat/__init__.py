@@ -1,11 +1,11 @@
 """The one place for dependency workarounds (see docs and each module's docstring)."""
 from . import checkpoint, mmcv_ops
-from .checkpoint import (UntrustedCheckpointError, WeightsOnlyCheckpointHook,
-                         trust_checkpoints)
+from .checkpoint import (CheckpointReadError, UntrustedCheckpointError,
+                         WeightsOnlyCheckpointHook, trust_checkpoint)
 from .distributed import init_cpu_distributed
 
-__all__ = ['UntrustedCheckpointError', 'WeightsOnlyCheckpointHook', 'trust_checkpoints',
-           'init_cpu_distributed', 'install']
+__all__ = ['CheckpointReadError', 'UntrustedCheckpointError', 'WeightsOnlyCheckpointHook',
+           'trust_checkpoint', 'init_cpu_distributed', 'install']
 
 
 def install() -> None:

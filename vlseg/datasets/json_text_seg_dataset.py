@@ -1,10 +1,8 @@
 """Reader for SGSeg's ``annotation.json`` (QaTa-COV19 with LViT's split)."""
 import json
-import logging
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence
 
-from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
 from .text_seg_dataset import (CaseInsensitiveDir, TextSegDataset, strip_mask_prefix,
@@ -39,7 +37,8 @@ class JSONTextSegDataset(TextSegDataset):
     mask is ``<mask_dir>/<image_path>`` and the image is ``<img_dir>/<image_path without the
     prefix>``. Captions are lower-cased in this copy, and so are the file names of some splits,
     so names are matched case-insensitively (exact case first). The entries define the split and
-    the order of the samples (an entry repeated with the same caption is kept once).
+    the order of the samples (an entry repeated with the same caption is kept once, and logged as
+    left out). Entry numbers in messages are 0-based positions in the split's list.
 
     Args:
         data_root: Folder that ``ann_file``, ``img_dir`` and ``mask_dir`` are relative to
@@ -61,9 +60,15 @@ class JSONTextSegDataset(TextSegDataset):
             key clashes with a standard sample key; at load
             time, for a json that is not an object of lists, an unknown split (the message lists
             the available ones), an entry without ``image_key`` or an extra key, a mask name
-            without the prefix, a missing or blank caption, or an empty split.
-        FileNotFoundError: At load time, for a missing json, folder, mask, or image of a mask.
+            without the prefix, a missing, blank or numeric caption, two files differing only by
+            case, a file that is not UTF-8 json, or an empty split.
+        FileNotFoundError: At load time, for a missing ``data_root`` (the message gives the
+            expected layout and points to docs/datasets.md), json, folder, mask, or image of a
+            mask.
     """
+
+    LAYOUT = ("SGSeg's layout: prompts/annotation.json and images/<split>/images, "
+              'images/<split>/masks under data_root (or the given ann_file, img_dir, mask_dir)')
 
     def __init__(self, data_root: Optional[str] = None, ann_file: str = '', split: str = 'train',
                  img_dir: Optional[str] = None, mask_dir: Optional[str] = None,
@@ -97,8 +102,14 @@ class JSONTextSegDataset(TextSegDataset):
         """Reads and checks the entries of the split."""
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'Annotation file not found: {self.ann_file}')
-        with open(self.ann_file, encoding='utf-8') as f:
-            content = json.load(f)
+        try:
+            with open(self.ann_file, encoding='utf-8-sig') as f:
+                content = json.load(f)
+        except UnicodeDecodeError as err:
+            raise ValueError(f'Annotation file {self.ann_file} is not UTF-8 text: byte offset '
+                             f'{err.start} is not valid UTF-8 ({err.reason}).') from None
+        except json.JSONDecodeError as err:
+            raise ValueError(f'Annotation file {self.ann_file} is not valid json: {err}') from err
         if not isinstance(content, dict):
             raise ValueError(f'Annotation file {self.ann_file} must hold a json object keyed by '
                              f'split, got {type(content).__name__}.')
@@ -120,13 +131,17 @@ class JSONTextSegDataset(TextSegDataset):
         Returns:
             One entry per sample.
         """
+        if self.data_root:
+            self.require_folder(self.data_root, 'dataset folder (data_root)')
         entries = self._read_entries()
         images = CaseInsensitiveDir(self.data_prefix['img_path'], 'image folder')
         masks = CaseInsensitiveDir(self.data_prefix['seg_map_path'], 'mask folder')
         data_list = []
         seen: Dict[str, Any] = {}
+        repeated = []
         for index, entry in enumerate(entries):
-            where = f'annotation file {self.ann_file}, split {self.split!r}, entry {index}'
+            where = (f'annotation file {self.ann_file}, split {self.split!r}, entry {index} '
+                     '(0-based)')
             mask_name = entry.get(self.image_key)
             if not isinstance(mask_name, str) or not mask_name.strip():
                 raise ValueError(f'{where} has no {self.image_key!r} field (or it is empty): '
@@ -137,12 +152,12 @@ class JSONTextSegDataset(TextSegDataset):
                 if seen[mask_name.lower()] != caption:
                     raise ValueError(f'{where}: mask {mask_name!r} is listed twice with '
                                      f'different captions.')
-                print_log(f'{where}: mask {mask_name!r} is repeated with the same caption; it '
-                          'is kept once.', logger='current', level=logging.WARNING)
+                repeated.append(f'entry {index} ({mask_name})')
                 continue
             seen[mask_name.lower()] = caption
             mask_path = masks.require(mask_name, f'The mask listed in {where}')
-            text = validate_caption(caption, mask_path, self.ann_file)
+            text = validate_caption(caption, mask_path, self.ann_file,
+                                    f'split {self.split!r}, entry {index} (0-based)')
             img_name = strip_mask_prefix(mask_name, self.mask_prefix, self.ann_file)
             img_path = images.require(img_name, f'The image of mask {mask_path}')
             extra = {}
@@ -151,4 +166,6 @@ class JSONTextSegDataset(TextSegDataset):
                     raise ValueError(f'{where} has no {key!r} field (requested in extra_keys).')
                 extra[key] = entry[key]
             data_list.append(self.make_data_info(img_path, mask_path, text, **extra))
+        self.log_summary(f'{self.ann_file} (split {self.split!r})', data_list,
+                         {'repeated entries': repeated})
         return data_list

@@ -1,11 +1,11 @@
 """Reader for the LViT / RecLMIS layout of QaTa-COV19, MosMedData+ and MoNuSeg."""
 import os.path as osp
-from typing import List
+from typing import Dict, List, Tuple
 
 from mmseg.registry import DATASETS
 
-from .text_seg_dataset import (CaptionTable, CaseInsensitiveDir, TextSegDataset,
-                               read_caption_table, strip_mask_prefix)
+from .text_seg_dataset import (IMAGE_EXTENSIONS, CaptionTable, CaseInsensitiveDir,
+                               TextSegDataset, read_caption_table, strip_mask_prefix)
 
 __all__ = ['LViTTextSegDataset']
 
@@ -54,9 +54,13 @@ class LViTTextSegDataset(TextSegDataset):
 
     File names are matched case-insensitively (exact case first), both when a caption is looked
     up and when the partner image or mask is found, because some public copies lower-case the
-    names. Samples are sorted by the listed file name. Files whose extension is not an image
-    extension, and hidden files, are ignored. The split comes from the folders, never from a
-    random split.
+    names; two files of one folder whose names differ only by case are an error. Samples are
+    sorted by the listed file name. Files whose extension is not an image extension, and hidden
+    files, are ignored. The split comes from the folders, never from a random split.
+
+    What is not a sample is left out and logged with the sample count (``print_log``, logger
+    ``'current'``): QaTa images of ``img/`` that no mask names, and MosMed+ masks of
+    ``labelcol/`` that no image names.
 
     Args:
         data_root: The dataset folder holding ``Train_Folder`` and the others.
@@ -70,10 +74,11 @@ class LViTTextSegDataset(TextSegDataset):
 
     Raises:
         ValueError: For an unknown ``split`` or ``variant``; at load time, for a QaTa mask
-            without the prefix, a mask without a caption row, a missing or blank caption, or a
-            split folder without samples.
-        FileNotFoundError: At load time, for a missing folder or caption file, a QaTa mask whose
-            image is missing, or a MosMed+ image whose mask is missing.
+            without the prefix, a mask without a caption row, a missing, blank or numeric
+            caption, two files differing only by case, or a split folder without samples.
+        FileNotFoundError: At load time, for a missing folder (the message gives the expected
+            layout and points to docs/datasets.md) or caption file, a QaTa mask whose image is
+            missing, or a MosMed+ image whose mask is missing.
     """
 
     def __init__(self, data_root: str, split: str = 'train', variant: str = 'qata',
@@ -90,51 +95,72 @@ class LViTTextSegDataset(TextSegDataset):
         super().__init__(data_root=data_root, ann_file=ann_file or TEXT_FILES[variant][split],
                          **kwargs)
 
+    def expected_layout(self) -> str:
+        """The folders and caption files of the variant, in one sentence."""
+        files = TEXT_FILES[self.variant]
+        texts = ', '.join(sorted(set(files.values())))
+        return (f'the LViT layout (variant {self.variant!r}) under data_root: Train_Folder/, '
+                f'Val_Folder/ and Test_Folder/, each with img/ and labelcol/, and the caption '
+                f'files {texts}')
+
     def load_data_list(self) -> List[dict]:
         """Lists the samples of the split (see the class docstring for the rules).
 
         Returns:
             One entry per sample, sorted by file name.
         """
-        if not osp.isdir(self.data_root):
-            raise FileNotFoundError(f'Dataset folder not found: {self.data_root}')
+        self.require_folder(self.data_root, 'dataset folder (data_root)')
         split_dir = osp.join(self.data_root, SPLIT_FOLDERS[self.split])
-        if not osp.isdir(split_dir):
-            raise FileNotFoundError(f'Split folder for split {self.split!r} not found: '
-                                    f'{split_dir}')
+        self.require_folder(split_dir, f'folder of split {self.split!r}')
         images = CaseInsensitiveDir(osp.join(split_dir, 'img'), 'image folder')
         masks = CaseInsensitiveDir(osp.join(split_dir, 'labelcol'), 'mask folder')
         captions = read_caption_table(self.ann_file)
         if self.variant == 'qata':
-            data_list = self._load_qata(images, masks, captions)
+            data_list, left_out = self._load_qata(images, masks, captions)
         else:
-            data_list = self._load_mosmed(images, masks, captions)
+            data_list, left_out = self._load_mosmed(images, masks, captions)
         if not data_list:
             listed = masks.path if self.variant == 'qata' else images.path
             raise ValueError(f'No samples for split {self.split!r}: {listed} holds no image '
-                             'files.')
+                             f'files (extensions {", ".join(IMAGE_EXTENSIONS)}).')
+        self.log_summary(f'{split_dir} (split {self.split!r}, variant {self.variant!r})',
+                         data_list, left_out)
         return data_list
 
     def _load_qata(self, images: CaseInsensitiveDir, masks: CaseInsensitiveDir,
-                   captions: CaptionTable) -> List[dict]:
-        """One sample per mask of ``labelcol/``; the image is the name without the prefix."""
+                   captions: CaptionTable) -> Tuple[List[dict], Dict[str, List[str]]]:
+        """One sample per mask of ``labelcol/``; the image is the name without the prefix.
+
+        Returns:
+            The samples, and the images of ``img/`` that no mask names.
+        """
         data_list = []
+        used = set()
         for mask_name in masks.image_names():
             mask_path = osp.join(masks.path, mask_name)
             img_name = strip_mask_prefix(mask_name, self.mask_prefix, masks.path)
             img_path = images.require(img_name, f'The image of mask {mask_path}')
+            used.add(osp.basename(img_path))
             text = captions.caption_for([mask_name], mask_path)
             data_list.append(self.make_data_info(img_path, mask_path, text))
-        return data_list
+        unused = [name for name in images.image_names() if name not in used]
+        return data_list, {'images without masks': unused}
 
     def _load_mosmed(self, images: CaseInsensitiveDir, masks: CaseInsensitiveDir,
-                     captions: CaptionTable) -> List[dict]:
-        """One sample per image of ``img/``; the mask is the image stem with ``.png``."""
+                     captions: CaptionTable) -> Tuple[List[dict], Dict[str, List[str]]]:
+        """One sample per image of ``img/``; the mask is the image stem with ``.png``.
+
+        Returns:
+            The samples, and the masks of ``labelcol/`` that no image names.
+        """
         data_list = []
+        used = set()
         for img_name in images.image_names():
             img_path = osp.join(images.path, img_name)
             mask_name = osp.splitext(img_name)[0] + '.png'
             mask_path = masks.require(mask_name, f'The mask of image {img_path}')
+            used.add(osp.basename(mask_path))
             text = captions.caption_for([mask_name, img_name], mask_path)
             data_list.append(self.make_data_info(img_path, mask_path, text))
-        return data_list
+        unused = [name for name in masks.image_names() if name not in used]
+        return data_list, {'masks without images': unused}

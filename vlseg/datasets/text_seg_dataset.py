@@ -12,20 +12,26 @@ the list of samples and the captions. This module holds what they share:
 - :func:`read_caption_table`, which reads an ``Image, Description`` xlsx or csv file;
 - :func:`validate_caption` and :func:`strip_mask_prefix`, which fail with messages that name the
   mask and the annotation file.
+
+Row numbers in messages are spreadsheet rows: 1-based, with the header as row 1, so the first
+sample is row 2. What each bad input does is listed in ``docs/reliability.md``.
 """
+import io
 import logging
 import math
 import os
 import os.path as osp
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+import re
+import zipfile
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import pandas as pd
 from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'CaptionRow', 'CaptionTable', 'CaseInsensitiveDir', 'TextSegDataset',
-    'read_caption_table', 'strip_mask_prefix', 'validate_caption'
+    'IMAGE_EXTENSIONS', 'PLACEHOLDER_CAPTIONS', 'CaptionRow', 'CaptionTable', 'CaseInsensitiveDir',
+    'TextSegDataset', 'read_caption_table', 'strip_mask_prefix', 'validate_caption'
 ]
 
 #: File extensions (lower case) that the readers treat as images or masks when they list a folder.
@@ -34,37 +40,60 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 #: One row of a caption table: (file name as written, raw caption, 1-based row number in the file).
 CaptionRow = Tuple[str, Any, int]
 
+#: Captions (compared in lower case) that look like a placeholder for a missing caption. They are
+#: kept as text, as written, and the dataset logs a warning that names them.
+PLACEHOLDER_CAPTIONS = frozenset(
+    {'na', 'n/a', 'n.a.', 'nan', 'none', 'null', 'nil', '-', '--', '?', 'missing', 'unknown'})
+
+#: A caption that is nothing but a number, e.g. ``42``, ``-1.5`` or ``3e2``.
+_NUMBER_RE = re.compile(r'[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?')
+
+#: How many names an error or log message lists before it writes ``...``.
+_MAX_LISTED = 5
+
 
 def _is_missing(value: Any) -> bool:
     """Whether a cell read by pandas is empty (None or NaN)."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def validate_caption(caption: Any, mask_path: str, ann_file: str) -> str:
+def validate_caption(caption: Any, mask_path: str, ann_file: str, position: str = '') -> str:
     """Checks that a caption is usable text and returns it without surrounding whitespace.
 
     Args:
         caption: The raw value read from the annotation file.
         mask_path: The mask the caption belongs to; named in the error.
         ann_file: The annotation file the caption comes from; named in the error.
+        position: Where the caption is in ``ann_file``, e.g. ``'row 5'``; named in the error.
 
     Returns:
         The caption, stripped of leading and trailing whitespace.
 
     Raises:
-        ValueError: If the caption is missing (None or NaN), not a string, or empty or blank.
+        ValueError: If the caption is missing (None or NaN), not a string, empty or blank, or
+            nothing but a number (``'42'``: a cell that a spreadsheet stored as a number).
     """
+    where = f'annotation file {ann_file}' + (f', {position}' if position else '')
     if _is_missing(caption):
         raise ValueError(f'The caption of mask {mask_path} is missing (absent, empty cell or '
-                         f'NaN) in annotation file {ann_file}.')
+                         f'NaN) in {where}.')
     if not isinstance(caption, str):
-        raise ValueError(f'The caption of mask {mask_path} in annotation file {ann_file} is not '
-                         f'text: {caption!r} ({type(caption).__name__}).')
+        raise ValueError(f'The caption of mask {mask_path} in {where} is not text: {caption!r} '
+                         f'({type(caption).__name__}).')
     text = caption.strip()
     if not text:
         raise ValueError(f'The caption of mask {mask_path} is empty or blank ({caption!r}) in '
-                         f'annotation file {ann_file}.')
+                         f'{where}.')
+    if _NUMBER_RE.fullmatch(text):
+        raise ValueError(f'The caption of mask {mask_path} in {where} is a number ({text!r}), '
+                         'not a description of the image.')
     return text
+
+
+def _listed(names: Sequence[str]) -> str:
+    """``'a, b, c'``, or the first few names and ``...`` for a long list."""
+    shown = ', '.join(str(n) for n in names[:_MAX_LISTED])
+    return shown + (', ...' if len(names) > _MAX_LISTED else '')
 
 
 def strip_mask_prefix(mask_name: str, prefix: str, source: str) -> str:
@@ -98,8 +127,12 @@ class CaseInsensitiveDir:
         path: The folder.
         what: What the folder holds, for the error message (``'image folder'``).
 
+    Two image files whose names differ only by case (``mask_a.png`` and ``mask_A.png``) cannot be
+    told apart by a case-insensitive lookup, so they are an error rather than a silent pick.
+
     Raises:
         FileNotFoundError: If ``path`` is not a folder.
+        ValueError: If two image files (see ``IMAGE_EXTENSIONS``) differ only by case.
     """
 
     def __init__(self, path: str, what: str = 'folder') -> None:
@@ -113,6 +146,13 @@ class CaseInsensitiveDir:
         self._by_lower: Dict[str, List[str]] = {}
         for name in self.names:
             self._by_lower.setdefault(name.lower(), []).append(name)
+        clashes = [names for names in self._by_lower.values()
+                   if len(names) > 1 and osp.splitext(names[0])[1].lower() in IMAGE_EXTENSIONS]
+        if clashes:
+            listed = '; '.join(' and '.join(repr(n) for n in names) for names in clashes)
+            raise ValueError(f'The {what} {path} holds files whose names differ only by case: '
+                             f'{listed}. vlseg matches file names case-insensitively and cannot '
+                             'tell them apart; rename or remove one of each.')
 
     def image_names(self) -> List[str]:
         """Sorted names of the files with an image extension (see ``IMAGE_EXTENSIONS``)."""
@@ -156,12 +196,16 @@ class CaptionTable:
     Args:
         path: The annotation file the rows were read from.
         rows: ``(name, raw caption, row number)`` in file order, without repeated names.
+        repeated: ``(name, first row, repeated row)`` of each row left out because it repeats an
+            earlier name with the same caption.
     """
 
-    def __init__(self, path: str, rows: List[CaptionRow]) -> None:
+    def __init__(self, path: str, rows: List[CaptionRow],
+                 repeated: Optional[List[Tuple[str, int, int]]] = None) -> None:
         self.path = path
         self.rows = rows
-        self._by_lower = {name.lower(): (name, caption) for name, caption, _ in rows}
+        self.repeated = list(repeated or [])
+        self._by_lower = {name.lower(): (name, caption, row) for name, caption, row in rows}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -174,28 +218,65 @@ class CaptionTable:
             mask_path: The mask the caption belongs to; named in the errors.
 
         Raises:
-            ValueError: If no key has a row, or the caption is missing or blank.
+            ValueError: If no key has a row, or the caption is missing, blank or a number.
         """
         keys = list(keys)
         for key in keys:
             hit = self._by_lower.get(key.lower())
             if hit is not None:
-                return validate_caption(hit[1], mask_path, self.path)
+                return validate_caption(hit[1], mask_path, self.path, f'row {hit[2]}')
         raise ValueError(f'Mask {mask_path} has no caption row in annotation file {self.path} '
                          f'(looked up {keys}, case-insensitive).')
 
 
+def _read_frame(path: str) -> pd.DataFrame:
+    """Reads an xlsx / xls (first sheet) or UTF-8 csv file with every cell as a string.
+
+    Empty cells become ``''``; strings such as ``'NA'``, ``'None'`` or ``'null'`` stay strings
+    (pandas' default would turn them into NaN).
+    """
+    ext = osp.splitext(path)[1].lower()
+    if ext in ('.xlsx', '.xls'):
+        try:
+            return pd.read_excel(path, sheet_name=0, dtype=str, keep_default_na=False)
+        except (zipfile.BadZipFile, ValueError) as err:
+            raise ValueError(f'Annotation file {path} cannot be read as a spreadsheet: '
+                             f'{err}') from err
+    if ext != '.csv':
+        raise ValueError(f'Annotation file {path} must be .xlsx, .xls or .csv, not {ext!r}.')
+    with open(path, 'rb') as f:
+        raw = f.read()
+    try:
+        text = raw.decode('utf-8-sig')  # also accepts the byte-order mark Excel writes
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b'\n') + 1
+        raise ValueError(f'Annotation file {path} is not UTF-8 text: byte 0x{raw[err.start]:02x} '
+                         f'on line {line} (byte offset {err.start}) is not valid UTF-8 '
+                         f'({err.reason}). It was probably saved as Latin-1 or Windows-1252; '
+                         'save it again as UTF-8 (in Excel: "CSV UTF-8").') from None
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                           skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f'Annotation file {path} is empty: it has no header row.') from None
+    except pd.errors.ParserError as err:
+        raise ValueError(f'Annotation file {path} is not a valid csv: {err}') from err
+
+
 def read_caption_table(path: str, image_column: str = 'Image',
                        text_column: str = 'Description') -> CaptionTable:
-    """Reads an xlsx (first sheet) or csv file with one row per sample.
+    """Reads an xlsx (first sheet) or UTF-8 csv file with one row per sample.
 
-    Column names are compared after stripping whitespace. Fully empty rows are skipped. A name that
-    appears twice with the same caption is kept once (with a warning); with different captions it
-    is an error. Captions are validated later, when a sample looks them up, so that the error can
-    name the mask.
+    Every cell is read as text: a cell such as ``NA``, ``None``, ``null`` or ``n/a`` stays that
+    string, and an empty cell is ``''``. Column names are compared after stripping whitespace.
+    Fully empty rows are skipped. A name that appears twice with the same caption is kept once
+    (one warning per file lists them, and :attr:`CaptionTable.repeated` records them); with
+    different captions it is an error. Captions are validated later, when a sample looks them up,
+    so that the error can name the mask. Row numbers are 1-based with the header as row 1.
 
     Args:
-        path: The ``.xlsx``, ``.xls`` or ``.csv`` file.
+        path: The ``.xlsx``, ``.xls`` or ``.csv`` file. A csv must be UTF-8 (with or without a
+            byte-order mark).
         image_column: The column holding the file name used as key.
         text_column: The column holding the caption.
 
@@ -204,18 +285,13 @@ def read_caption_table(path: str, image_column: str = 'Image',
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        ValueError: If the extension is unknown, a column is missing, a row has a caption but no
-            file name, or a file name has two different captions.
+        ValueError: If the extension is unknown, the file cannot be parsed or a csv is not UTF-8,
+            a column is missing (the message lists the columns found), a row has a caption but
+            no file name, or a file name has two different captions.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'Annotation file not found: {path}')
-    ext = osp.splitext(path)[1].lower()
-    if ext in ('.xlsx', '.xls'):
-        frame = pd.read_excel(path, sheet_name=0, dtype=str)
-    elif ext == '.csv':
-        frame = pd.read_csv(path, dtype=str)
-    else:
-        raise ValueError(f'Annotation file {path} must be .xlsx, .xls or .csv, not {ext!r}.')
+    frame = _read_frame(path)
     frame.columns = [str(c).strip() for c in frame.columns]
     for column in (image_column, text_column):
         if column not in frame.columns:
@@ -223,6 +299,7 @@ def read_caption_table(path: str, image_column: str = 'Image',
                              f'{list(frame.columns)}).')
 
     rows: List[CaptionRow] = []
+    repeated: List[Tuple[str, int, int]] = []
     seen: Dict[str, Tuple[str, Any, int]] = {}
     for index, (name, caption) in enumerate(zip(frame[image_column], frame[text_column])):
         row = index + 2  # the header is row 1
@@ -241,13 +318,16 @@ def read_caption_table(path: str, image_column: str = 'Image',
                 raise ValueError(f'Annotation file {path}: {name!r} has two different captions, '
                                  f'row {first_row}: {first_caption!r} and row {row}: '
                                  f'{caption!r}.')
-            print_log(f'Annotation file {path}: {name!r} is repeated with the same caption '
-                      f'(rows {first_row} and {row}); it is kept once.', logger='current',
-                      level=logging.WARNING)
+            repeated.append((name, first_row, row))
             continue
         seen[key] = (name, caption, row)
         rows.append((name, caption, row))
-    return CaptionTable(path, rows)
+    if repeated:
+        print_log(f'Annotation file {path}: {len(repeated)} rows repeat an earlier name with the '
+                  'same caption and are kept once: '
+                  f'{_listed([f"{n!r} (rows {a} and {b})" for n, a, b in repeated])}.',
+                  logger='current', level=logging.WARNING)
+    return CaptionTable(path, rows, repeated)
 
 
 class TextSegDataset(BaseSegDataset):
@@ -258,7 +338,9 @@ class TextSegDataset(BaseSegDataset):
     :class:`~mmseg.datasets.BaseSegDataset` entries do. Masks are binary: 0 is background and any
     value above 0 is the lesion (see ``LoadBinaryAnnotations``).
 
-    Subclasses implement :meth:`load_data_list` with :meth:`make_data_info`.
+    Subclasses implement :meth:`load_data_list` with :meth:`make_data_info`, check their folders
+    with :meth:`require_folder` and end with :meth:`log_summary`, which logs the number of samples
+    and what was left out.
 
     Args:
         reduce_zero_label: Must be False: 0 is the background class of a binary mask.
@@ -270,6 +352,9 @@ class TextSegDataset(BaseSegDataset):
     """
 
     METAINFO = dict(classes=('background', 'lesion'), palette=[[0, 0, 0], [255, 255, 255]])
+
+    #: The on-disk layout the reader expects, in one sentence, for the missing-folder errors.
+    LAYOUT = 'the layout described in docs/datasets.md'
 
     def __init__(self, reduce_zero_label: bool = False, **kwargs) -> None:
         if reduce_zero_label:
@@ -292,6 +377,57 @@ class TextSegDataset(BaseSegDataset):
         return dict(img_path=img_path, seg_map_path=seg_map_path, text=text,
                     label_map=self.label_map, reduce_zero_label=self.reduce_zero_label,
                     seg_fields=[], **extra)
+
+    def expected_layout(self) -> str:
+        """The on-disk layout the reader expects, in one sentence (default :attr:`LAYOUT`)."""
+        return self.LAYOUT
+
+    def require_folder(self, path: str, what: str) -> None:
+        """Checks that a folder of the layout exists.
+
+        Args:
+            path: The folder.
+            what: What it is, e.g. ``'dataset folder (data_root)'``; named in the error.
+
+        Raises:
+            FileNotFoundError: If ``path`` is not a folder. The message names it (as given and
+                absolute), the expected layout (:meth:`expected_layout`) and
+                ``docs/datasets.md``.
+        """
+        if not osp.isdir(path):
+            raise FileNotFoundError(
+                f'{type(self).__name__}: the {what} {path} does not exist (absolute path: '
+                f'{osp.abspath(path)}). Expected {self.expected_layout()}. See '
+                'docs/datasets.md for how to arrange the dataset, or point data_root elsewhere, '
+                'e.g. --cfg-options train_dataloader.dataset.data_root=<folder> (and the same '
+                'for the val and test dataloaders).')
+
+    def log_summary(self, source: str, data_list: List[dict],
+                    left_out: Optional[Mapping[str, Sequence[str]]] = None) -> None:
+        """Logs the number of samples, what was left out and placeholder-like captions.
+
+        One line such as ``LViTTextSegDataset data/qata/Train_Folder: 5716 samples; left out:
+        3 images without masks (covid_1.png, ...)``, at level INFO, or WARNING when something was
+        left out. A second WARNING names the samples whose caption looks like a placeholder
+        (see ``PLACEHOLDER_CAPTIONS``); such captions are kept as written.
+
+        Args:
+            source: The folder or annotation file the samples come from.
+            data_list: The samples.
+            left_out: Reason (``'images without masks'``) -> names of what it left out.
+        """
+        name = type(self).__name__
+        parts = [f'{len(items)} {reason} ({_listed(list(items))})'
+                 for reason, items in (left_out or {}).items() if items]
+        print_log(f'{name} {source}: {len(data_list)} samples; left out: '
+                  f'{"; ".join(parts) if parts else "nothing"}.', logger='current',
+                  level=logging.WARNING if parts else logging.INFO)
+        placeholders = [f'{osp.basename(info["seg_map_path"])}: {info["text"]!r}'
+                        for info in data_list if info['text'].lower() in PLACEHOLDER_CAPTIONS]
+        if placeholders:
+            print_log(f'{name} {source}: {len(placeholders)} captions look like a placeholder '
+                      f'for a missing caption and are used as written: {_listed(placeholders)}.',
+                      logger='current', level=logging.WARNING)
 
     def load_data_list(self) -> List[dict]:
         """Lists the samples; implemented by each reader."""

@@ -105,3 +105,18 @@ def test_bad_arguments_raise():
         TargetSemanticDistance()(EMBEDS, TEXT[:1], TARGET)
     with pytest.raises(ValueError, match='share D'):
         semantic_distance(torch.zeros(2, 3), torch.zeros(2, 2))
+
+
+def test_pool_then_score_is_the_forward_pass():
+    layer = TargetSemanticDistance()
+    regions, valid = layer.pool(EMBEDS, TARGET)
+    assert regions.shape == (2, 2, 2) and regions.dtype == torch.float32
+    assert valid.tolist() == [[True, True], [False, True]]
+    for got, want in zip(layer.score(TEXT, regions, valid), layer(EMBEDS, TEXT, TARGET)):
+        torch.testing.assert_close(got, want)
+    # texts and images may come in different numbers (e.g. regions gathered from other ranks)
+    assert layer.score(TEXT[:1], regions, valid).fg_distance.shape == (1, 2)
+    with pytest.raises(ValueError, match='regions must be'):
+        layer.score(TEXT, regions[:, :1], valid[:, :1])
+    with pytest.raises(ValueError, match='batch'):
+        layer.pool(EMBEDS, TARGET[:1])

@@ -50,3 +50,16 @@ def test_module_scales_and_checks():
         MODELS.build(dict(type='ImageTextContrastiveLoss', temperature=0.0))
     with pytest.raises(ValueError, match='pos_mask'):
         image_text_contrastive_loss(img, txt, pos_mask=torch.ones(3, 3, dtype=torch.bool))
+
+
+def test_captions_give_the_same_positives_as_the_mask():
+    loss_fn = MODELS.build(dict(type='ImageTextContrastiveLoss', temperature=0.5))
+    assert loss_fn.gather_across_ranks  # on by default; no effect in one process
+    img, txt = torch.randn(3, 4), torch.randn(3, 4)
+    pos = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=torch.bool)
+    torch.testing.assert_close(loss_fn(img, txt, captions=['a', 'b', 'a']),
+                               loss_fn(img, txt, pos_mask=pos))
+    with pytest.raises(ValueError, match='either pos_mask or captions'):
+        loss_fn(img, txt, pos_mask=pos, captions=['a', 'b', 'a'])
+    with pytest.raises(ValueError, match='got 2 captions for a batch of 3'):
+        loss_fn(img, txt, captions=['a', 'b'])

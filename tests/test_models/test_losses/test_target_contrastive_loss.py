@@ -6,6 +6,7 @@ import torch
 
 from mmseg.registry import MODELS
 from vlseg.models.losses import target_contrastive_loss
+from vlseg.models.losses.contrastive_utils import caption_ids
 
 # B = 2 captions (rows) x 2 images (columns), logit_scale 2: logits = -2 d.
 FG = torch.tensor([[0.2, 1.0], [0.8, 0.4]])
@@ -119,3 +120,12 @@ def test_bad_arguments_raise(kwargs, match):
         target_contrastive_loss(**args)
     with pytest.raises(ValueError, match='background'):
         MODELS.build(dict(type='TargetContrastiveLoss', background='any'))
+
+
+def test_caption_ids_replace_the_captions():
+    loss_fn = MODELS.build(dict(type='TargetContrastiveLoss', same_caption_positive=True))
+    ids = caption_ids(['a', 'a'])
+    torch.testing.assert_close(loss_fn(FG, BG, logit_scale=SCALE, caption_ids=ids),
+                               loss_fn(FG, BG, logit_scale=SCALE, captions=['a', 'a']))
+    with pytest.raises(ValueError, match=r'caption_ids must be \(B,\)'):
+        loss_fn(FG, BG, logit_scale=SCALE, caption_ids=ids[:1])

@@ -19,7 +19,8 @@ class ConditionedContrastiveHead(BaseModule):
     Text tokens are the adapted text, visual tokens the raw bottleneck tokens, weighted by the
     interest weights W_woi and W_poi of the interaction (docs/models/reclmis.md#losses). The head
     owns the temperature: RecLMIS uses the frozen CLIP ``logit_scale`` (ln 100), i.e. a fixed
-    scale 100.
+    scale 100. Under data-parallel training the loss contrasts against the samples of every rank
+    (``ConditionedContrastiveLoss(gather_across_ranks=True)``, the default).
 
     Args:
         logit_scale: Initial scale of the logits (1 / temperature).

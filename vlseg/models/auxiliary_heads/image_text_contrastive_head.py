@@ -9,7 +9,6 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..losses import same_caption_mask
 from ..structures import DecoderOutput
 from .text_reconstruction_head import target_flags
 
@@ -26,7 +25,10 @@ class ImageTextContrastiveHead(BaseModule):
     :class:`~vlseg.models.decode_heads.DMMIHead`), ending at the
     text width. Text side: ``Conv1d(Ct -> Ct)`` on the refined words l1, averaged over **all**
     L positions, padding included (DMMI; ``text_pooling='valid'`` averages the valid ones).
-    Loss: :class:`~vlseg.models.losses.ImageTextContrastiveLoss` (tau 0.05, weight 0.01).
+    Loss: :class:`~vlseg.models.losses.ImageTextContrastiveLoss` (tau 0.05, weight 0.01); under
+    data-parallel training it contrasts against the samples of every rank
+    (``gather_across_ranks=True``, the default), the captions passed as strings and gathered
+    as ids.
 
     DMMI registers ``CrossLayerFuse`` in its decoder, but its output only feeds this loss, so
     here it belongs to this training-only head and never runs at inference.
@@ -84,9 +86,8 @@ class ImageTextContrastiveHead(BaseModule):
         img = self.image_embedding(inputs.maps)
         txt = self.text_embedding(inputs.features.refined_text, inputs.features.text.pad_mask)
         weights = target_flags(batch_data_samples, img) if self.skip_empty_targets else None
-        pos_mask = None
-        if self.same_caption == 'positive':
-            pos_mask = same_caption_mask([s.metainfo['text'] for s in batch_data_samples],
-                                         device=img.device)
-        loss = self.loss_decode(img, txt, weights, pos_mask)
+        captions = None
+        if self.same_caption == 'positive':  # as ids, so that they can be gathered across ranks
+            captions = [s.metainfo['text'] for s in batch_data_samples]
+        loss = self.loss_decode(img, txt, weights, captions=captions)
         return {self.loss_decode.loss_name: loss}

@@ -8,6 +8,8 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..layers import TargetSemanticDistance
+from ..losses.contrastive_utils import caption_ids
+from ..losses.distributed_gather import gather_batch
 from ..structures import AlignedFeatures
 
 __all__ = ['MultiLevelAlignmentHead']
@@ -28,6 +30,13 @@ class MultiLevelAlignmentHead(BaseModule):
     to 1 / 0.07 and clamped to ``max_logit_scale``), learnable by default. It has only
     :meth:`loss`: auxiliary heads never run at inference.
 
+    Under data-parallel training (``gather_across_ranks``) the head gathers, per level, the
+    caption embeddings and the pooled target / background region embeddings of every rank, and
+    the caption ids, before it computes the distances, so that the loss sees the (B, B)
+    distances of the global batch (:mod:`~vlseg.models.losses.distributed_gather`: every rank
+    computes the global loss; the gradients are scaled so that DDP's average equals the
+    single-process gradient). The loss itself only sees distances and cannot gather.
+
     Args:
         levels: Encoder levels to align; each must be one of the neck's enhanced levels.
         logit_scale: Initial 1 / temperature.
@@ -38,6 +47,8 @@ class MultiLevelAlignmentHead(BaseModule):
         normalize_pixels: L2-normalise pixel embeddings before pooling them over a region.
         ignore_index: Label of ignored pixels (padding); they belong to no region.
         loss_decode: Config of :class:`TargetContrastiveLoss`.
+        gather_across_ranks: Under ``torch.distributed`` with more than one rank, contrast
+            against the samples of every rank (see above). No effect in a single process.
     """
 
     input_type = AlignedFeatures
@@ -47,7 +58,7 @@ class MultiLevelAlignmentHead(BaseModule):
                  level_weights: Optional[Sequence[float]] = None, mask_resize: str = 'area',
                  normalize_pixels: bool = True, ignore_index: int = 255,
                  loss_decode: dict = dict(type='TargetContrastiveLoss', loss_weight=0.1),
-                 init_cfg=None) -> None:
+                 gather_across_ranks: bool = True, init_cfg=None) -> None:
         super().__init__(init_cfg)
         self.levels = tuple(levels)
         if not self.levels or len(set(self.levels)) != len(self.levels) or \
@@ -70,6 +81,7 @@ class MultiLevelAlignmentHead(BaseModule):
         self.ignore_index = ignore_index
         self.distance = TargetSemanticDistance(mask_resize, normalize_pixels)
         self.loss_decode = MODELS.build(loss_decode)
+        self.gather_across_ranks = gather_across_ranks
 
     def _targets(self, batch_data_samples: List):
         gt = torch.stack([s.gt_sem_seg.data for s in batch_data_samples])  # (B, 1, H, W)
@@ -81,15 +93,29 @@ class MultiLevelAlignmentHead(BaseModule):
         if missing:
             raise ValueError(f'levels {missing} are not among the neck levels {inputs.levels}')
         target, valid = self._targets(batch_data_samples)
-        captions = [s.metainfo.get('text') for s in batch_data_samples]
+        ids = None
+        if getattr(self.loss_decode, 'same_caption_positive', False):
+            ids = caption_ids([s.metainfo.get('text') for s in batch_data_samples],
+                              inputs.visual_embeds[0].device, target.shape[0])  # (B,)
+        per_level = []  # text (B, D), regions (B, 2, D), region_valid (B, 2) per level
+        for level in self.levels:
+            j = inputs.levels.index(level)
+            embeds: Tensor = inputs.visual_embeds[j]  # (B, D, H_l, W_l)
+            text: Tensor = inputs.text_embeds[j]  # (B, D)
+            if text.shape[0] != embeds.shape[0]:
+                raise ValueError(f'level {level}: visual_embeds {tuple(embeds.shape)} and '
+                                 f'text_embeds {tuple(text.shape)} must share the batch size')
+            regions, region_valid = self.distance.pool(embeds, target.to(embeds.device),
+                                                       valid.to(embeds.device))
+            per_level += [text, regions, region_valid]
+        if self.gather_across_ranks:  # one gather for all levels
+            ids, *per_level = gather_batch([ids, *per_level])
         scales = self.log_logit_scale.clamp(max=self.max_log_scale).exp()  # (num_levels,)
         losses = {}
         for k, level in enumerate(self.levels):
-            j = inputs.levels.index(level)
-            embeds: Tensor = inputs.visual_embeds[j]  # (B, D, H_l, W_l)
-            dist = self.distance(embeds, inputs.text_embeds[j], target.to(embeds.device),
-                                 valid.to(embeds.device))
-            loss = self.loss_decode(*dist, logit_scale=scales[k], captions=captions)
+            text, regions, region_valid = per_level[3 * k:3 * k + 3]
+            dist = self.distance.score(text, regions, region_valid)  # (B, B) distances
+            loss = self.loss_decode(*dist, logit_scale=scales[k], caption_ids=ids)
             losses[f'{self.loss_decode.loss_name}_l{level}'] = self.level_weights[k] * loss
             losses[f'align_scale_l{level}'] = scales[k].detach()
         return losses

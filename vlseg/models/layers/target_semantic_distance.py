@@ -18,12 +18,22 @@ whole image:
 defined as the whole image: ``r_fg`` is the unweighted mean of all pixels, so the distance is the
 (finite) global image-text distance, and ``fg_valid`` is False so that a loss can leave the sample
 out. The same rule gives ``r_bg`` and ``bg_valid`` when the target covers the whole image.
+
+**Precision.** Pooling and distances run in float32 whatever the input dtype (autocast off, see
+:mod:`~vlseg.models.layers.precision`): a region sum over a large map overflows float16, and a
+float16 / bfloat16 cosine is too coarse for the logits of a contrastive loss.
+
+:meth:`TargetSemanticDistance.pool` and :meth:`TargetSemanticDistance.score` are the two steps
+of the forward pass, for a caller that works on the (B, 2, D) region embeddings in between
+(e.g. gathers them across ranks).
 """
 from typing import NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .precision import float32_math
 
 __all__ = ['MASK_RESIZE_MODES', 'TargetDistance', 'resize_target', 'inverse_pixel_norm',
            'target_region_pool', 'semantic_distance', 'TargetSemanticDistance']
@@ -72,6 +82,7 @@ def resize_target(target: Tensor, size: Tuple[int, int], mode: str = 'area') -> 
     return F.interpolate(target, size=tuple(size), mode=mode)
 
 
+@float32_math
 def inverse_pixel_norm(embeds: Tensor, eps: float = 1e-12) -> Tensor:
     """``1 / max(|v_p|, eps)`` for every pixel embedding (what ``F.normalize`` divides by).
 
@@ -81,6 +92,7 @@ def inverse_pixel_norm(embeds: Tensor, eps: float = 1e-12) -> Tensor:
     return embeds.pow(2).sum(dim=1, keepdim=True).clamp(min=eps * eps).rsqrt()
 
 
+@float32_math
 def target_region_pool(embeds: Tensor, weights: Tensor,
                        pixel_scale: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     """Weighted means of the pixel embeddings over K regions; the whole image if one is empty.
@@ -128,6 +140,7 @@ def target_region_pool(embeds: Tensor, weights: Tensor,
     return torch.where(valid[..., None], region, whole), valid
 
 
+@float32_math
 def semantic_distance(text: Tensor, regions: Tensor) -> Tensor:
     """Cosine distance ``1 - cos(t_a, r_b)`` of every text a with every region b.
 
@@ -169,14 +182,28 @@ class TargetSemanticDistance(nn.Module):
 
     def forward(self, embeds: Tensor, text: Tensor, target: Tensor,
                 valid_mask: Optional[Tensor] = None) -> TargetDistance:
+        if text.shape[0] != embeds.shape[0]:
+            raise ValueError(f'embeds {tuple(embeds.shape)} and text {tuple(text.shape)} must '
+                             'share the batch size')
+        return self.score(text, *self.pool(embeds, target, valid_mask))
+
+    def pool(self, embeds: Tensor, target: Tensor,
+             valid_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """Step 1: the target and background region embeddings of every image.
+
+        Shapes:
+            embeds: (B, D, H, W); target, valid_mask: (B, 1, H0, W0) or (B, H0, W0).
+            output: ((B, 2, D) float32 regions, index 0 target and 1 background;
+            (B, 2) bool valid = region not empty).
+        """
         if target.dim() == 3:
             target = target.unsqueeze(1)  # (B, 1, H0, W0)
         if target.dim() != 4 or target.shape[1] != 1:
             raise ValueError(f'target must be (B, 1, H, W) or (B, H, W), got '
                              f'{tuple(target.shape)}')
-        if text.shape[0] != embeds.shape[0] or target.shape[0] != embeds.shape[0]:
-            raise ValueError(f'embeds {tuple(embeds.shape)}, text {tuple(text.shape)} and '
-                             f'target {tuple(target.shape)} must share the batch size')
+        if target.shape[0] != embeds.shape[0]:
+            raise ValueError(f'embeds {tuple(embeds.shape)} and target {tuple(target.shape)} '
+                             'must share the batch size')
         target = target.float()
         valid = torch.ones_like(target) if valid_mask is None else valid_mask.float()
         if valid.dim() == 3:
@@ -187,9 +214,22 @@ class TargetSemanticDistance(nn.Module):
         regions = torch.cat([target * valid, (1 - target) * valid], dim=1)  # (B, 2, H0, W0)
         weights = resize_target(regions, embeds.shape[-2:], self.mask_resize)  # (B, 2, H, W)
         scale = inverse_pixel_norm(embeds) if self.normalize_pixels else None  # (B, 1, H, W)
-        pooled, region_valid = target_region_pool(embeds, weights, scale)  # (B, 2, D), (B, 2)
-        return TargetDistance(semantic_distance(text, pooled[:, 0]),
-                              semantic_distance(text, pooled[:, 1]), region_valid[:, 0],
+        return target_region_pool(embeds, weights, scale)  # (B, 2, D), (B, 2)
+
+    @staticmethod
+    def score(text: Tensor, regions: Tensor, region_valid: Tensor) -> TargetDistance:
+        """Step 2: the distances of every caption to the regions of every image.
+
+        Shapes:
+            text: (B_t, D); regions: (B_r, 2, D); region_valid: (B_r, 2) bool.
+            output: :class:`TargetDistance` with (B_t, B_r) distances.
+        """
+        if regions.dim() != 3 or regions.shape[1] != 2 or \
+                tuple(region_valid.shape) != tuple(regions.shape[:2]):
+            raise ValueError(f'regions must be (B, 2, D) and region_valid (B, 2), got '
+                             f'{tuple(regions.shape)} and {tuple(region_valid.shape)}')
+        return TargetDistance(semantic_distance(text, regions[:, 0]),
+                              semantic_distance(text, regions[:, 1]), region_valid[:, 0],
                               region_valid[:, 1])
 
     def extra_repr(self) -> str:

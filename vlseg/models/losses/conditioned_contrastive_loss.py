@@ -32,6 +32,12 @@ applied to the rows and to the columns. The official code has no such option
 
 The temperature is an input: RecLMIS uses CLIP's frozen ``logit_scale`` (exp(ln 100) = 100). A
 learnable scale belongs to the head that owns this loss, which has no parameters.
+
+Under data-parallel training the wrapper gathers its inputs from every rank
+(``gather_across_ranks``, see :mod:`~vlseg.models.losses.distributed_gather`), so that the
+negatives are those of the global batch. The arithmetic runs in float32 whatever the input dtype
+(``float32_math``): the (B, B, L, N) token similarities included, since a bfloat16 similarity
+times a scale of 100 would be off by up to 0.2 in the logits.
 """
 from typing import Optional, Sequence, Union
 
@@ -41,8 +47,10 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .contrastive_utils import (check_logit_scale, multi_positive_nce, positive_pairs,
-                                same_caption_mask)
+from ..layers.precision import float32_math
+from .contrastive_utils import (caption_ids, check_logit_scale, multi_positive_nce,
+                                positive_pairs, same_id_mask)
+from .distributed_gather import gather_batch
 
 __all__ = ['conditioned_similarity', 'conditioned_contrastive_loss', 'ConditionedContrastiveLoss']
 
@@ -74,6 +82,7 @@ def _check_inputs(text_tokens: Tensor, visual_tokens: Tensor, word_weights: Tens
                          f'{tuple(text_pad_mask.shape)}')
 
 
+@float32_math
 def conditioned_similarity(text_tokens: Tensor, visual_tokens: Tensor, word_weights: Tensor,
                            patch_weights: Tensor, text_pad_mask: Optional[Tensor] = None,
                            weight_softmax: str = 'double') -> Tensor:
@@ -121,6 +130,7 @@ def conditioned_similarity(text_tokens: Tensor, visual_tokens: Tensor, word_weig
     return (t2v + v2t) / 2
 
 
+@float32_math
 def conditioned_contrastive_loss(text_tokens: Tensor, visual_tokens: Tensor,
                                  word_weights: Tensor, patch_weights: Tensor,
                                  text_pad_mask: Optional[Tensor] = None,
@@ -183,6 +193,10 @@ class ConditionedContrastiveLoss(nn.Module):
         same_caption_positive: Treat samples with identical captions as extra positives; the
             forward pass then needs ``captions``. False reproduces the official code.
         loss_name: Key of the term in the loss dict; must start with ``loss_`` to be trained.
+        gather_across_ranks: Under ``torch.distributed`` with more than one rank, gather the
+            tokens, weights, pad masks and caption ids of every rank and evaluate the loss of
+            the global batch, the gradients scaled for DDP's average (see
+            :mod:`~vlseg.models.losses.distributed_gather`). No effect in a single process.
 
     Shapes:
         text_tokens: (B, L, D).
@@ -195,7 +209,7 @@ class ConditionedContrastiveLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0, weight_softmax: str = 'double',
                  same_caption_positive: bool = False,
-                 loss_name: str = 'loss_ccl') -> None:
+                 loss_name: str = 'loss_ccl', gather_across_ranks: bool = True) -> None:
         super().__init__()
         if weight_softmax not in _WEIGHT_SOFTMAX_MODES:
             raise ValueError(f'weight_softmax must be one of {_WEIGHT_SOFTMAX_MODES}, got '
@@ -204,6 +218,7 @@ class ConditionedContrastiveLoss(nn.Module):
         self.weight_softmax = weight_softmax
         self.same_caption_positive = same_caption_positive
         self._loss_name = loss_name
+        self.gather_across_ranks = gather_across_ranks
 
     @property
     def loss_name(self) -> str:
@@ -229,9 +244,16 @@ class ConditionedContrastiveLoss(nn.Module):
         Returns:
             The scalar loss.
         """
-        pos_mask = None
+        _check_inputs(text_tokens, visual_tokens, word_weights, patch_weights, text_pad_mask,
+                      self.weight_softmax)
+        ids = None
         if self.same_caption_positive:
-            pos_mask = same_caption_mask(captions, text_tokens.device, text_tokens.shape[0])
+            ids = caption_ids(captions, text_tokens.device, text_tokens.shape[0])  # (B,)
+        if self.gather_across_ranks:
+            text_tokens, visual_tokens, word_weights, patch_weights, text_pad_mask, ids = \
+                gather_batch([text_tokens, visual_tokens, word_weights, patch_weights,
+                              text_pad_mask, ids])
+        pos_mask = None if ids is None else same_id_mask(ids)  # (B, B)
         loss = conditioned_contrastive_loss(text_tokens, visual_tokens, word_weights,
                                             patch_weights, text_pad_mask, logit_scale,
                                             self.weight_softmax, pos_mask)
@@ -240,4 +262,5 @@ class ConditionedContrastiveLoss(nn.Module):
     def extra_repr(self) -> str:
         return (f'loss_weight={self.loss_weight}, weight_softmax={self.weight_softmax!r}, '
                 f'same_caption_positive={self.same_caption_positive}, '
-                f'loss_name={self._loss_name!r}')
+                f'loss_name={self._loss_name!r}, '
+                f'gather_across_ranks={self.gather_across_ranks}')

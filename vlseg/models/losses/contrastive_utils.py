@@ -6,14 +6,25 @@
 image b of a batch of B pairs. The matching pairs (the diagonal) are positives; identical
 captions can be made extra positives (:func:`same_caption_mask`), since QaTa-COV19 has only 62
 distinct captions and a batch often holds duplicates that the plain InfoNCE pushes apart.
+:func:`caption_ids` turns the captions into integer ids, which (unlike strings) can be gathered
+across ranks (:mod:`~vlseg.models.losses.distributed_gather`); :func:`same_id_mask` turns the ids
+into the mask.
+
+The functions that compute a loss run in float32 (``float32_math`` of
+:mod:`vlseg.models.layers.precision`): float16 / bfloat16 inputs are upcast and autocast is off
+inside.
 """
+import hashlib
 from numbers import Real
 from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
-__all__ = ['check_logit_scale', 'multi_positive_nce', 'positive_pairs', 'same_caption_mask']
+from ..layers.precision import float32_math
+
+__all__ = ['caption_ids', 'check_logit_scale', 'multi_positive_nce', 'positive_pairs',
+           'same_caption_mask', 'same_id_mask']
 
 
 def check_logit_scale(logit_scale: Union[float, Tensor]) -> Union[float, Tensor]:
@@ -64,8 +75,13 @@ def positive_pairs(pos_mask: Optional[Tensor], batch_size: int,
     return pos
 
 
+@float32_math
 def multi_positive_nce(logits: Tensor, pos_mask: Tensor, reduction: str = 'mean') -> Tensor:
     """Row-wise ``-log(Σ_pos exp / Σ_all exp)``; with one positive per row, the cross-entropy.
+
+    Both sums are log-sum-exps (shifted by the row maximum, so large logits do not overflow),
+    computed in float32. ``-inf`` logits are allowed (left-out candidates); every row needs a
+    finite positive.
 
     Shapes: logits, pos_mask (B, B') -> scalar (``reduction='mean'``) or (B,) (``'none'``).
     """
@@ -75,6 +91,47 @@ def multi_positive_nce(logits: Tensor, pos_mask: Tensor, reduction: str = 'mean'
     log_pos = torch.logsumexp(logits.masked_fill(~pos_mask, float('-inf')), dim=1)  # (B,)
     per_row = log_all - log_pos
     return per_row.mean() if reduction == 'mean' else per_row
+
+
+def _check_captions(captions: Optional[Sequence[str]], batch_size: Optional[int]) -> list:
+    if captions is None:
+        raise ValueError('same_caption_positive=True needs the captions of the batch')
+    captions = list(captions)
+    if batch_size is not None and len(captions) != batch_size:
+        raise ValueError(f'got {len(captions)} captions for a batch of {batch_size}')
+    if not all(isinstance(c, str) for c in captions):
+        raise ValueError('every caption must be a str, got types '
+                         f'{sorted({type(c).__name__ for c in captions})}')
+    return captions
+
+
+def caption_ids(captions: Optional[Sequence[str]],
+                device: Optional[Union[str, torch.device]] = None,
+                batch_size: Optional[int] = None) -> Tensor:
+    """A stable 64-bit integer id per caption: the BLAKE2b digest of its UTF-8 bytes.
+
+    Identical strings get identical ids in every process (Python's ``hash`` is salted per
+    process); two different captions share an id with probability about 2^-64 per pair.
+
+    Args:
+        captions: One caption per sample; None is refused as in :func:`same_caption_mask`.
+        device: Device of the result. Defaults to the CPU.
+        batch_size: If given, the number of captions must equal it.
+
+    Shapes:
+        output: (B,) int64.
+    """
+    captions = _check_captions(captions, batch_size)
+    ids = [int.from_bytes(hashlib.blake2b(c.encode('utf-8'), digest_size=8).digest(), 'little',
+                          signed=True) for c in captions]
+    return torch.tensor(ids, dtype=torch.long, device=device).reshape(len(ids))
+
+
+def same_id_mask(ids: Tensor) -> Tensor:
+    """(B,) ids -> (B, B) bool, True where ``ids[a] == ids[b]`` (diagonal included)."""
+    if ids.dim() != 1:
+        raise ValueError(f'ids must be (B,), got {tuple(ids.shape)}')
+    return ids[:, None] == ids[None, :]  # (B, B)
 
 
 def same_caption_mask(captions: Optional[Sequence[str]],
@@ -94,14 +151,7 @@ def same_caption_mask(captions: Optional[Sequence[str]],
     Returns:
         The mask, usable as the ``pos_mask`` of the contrastive losses.
     """
-    if captions is None:
-        raise ValueError('same_caption_positive=True needs the captions of the batch')
-    captions = list(captions)
-    if batch_size is not None and len(captions) != batch_size:
-        raise ValueError(f'got {len(captions)} captions for a batch of {batch_size}')
-    if not all(isinstance(c, str) for c in captions):
-        raise ValueError('every caption must be a str, got types '
-                         f'{sorted({type(c).__name__ for c in captions})}')
+    captions = _check_captions(captions, batch_size)
     ids = {}
     index = torch.tensor([ids.setdefault(c, len(ids)) for c in captions], dtype=torch.long,
                          device=device)  # (B,)

@@ -19,7 +19,10 @@ total (``loss_weight=5.0`` here).
 
 Unlike the official code, which applies ``F.binary_cross_entropy`` to probabilities, the BCE here
 is computed from logits with ``F.binary_cross_entropy_with_logits`` (same value, numerically
-stable), and pixels equal to ``ignore_index`` are excluded from both terms.
+stable), and pixels equal to ``ignore_index`` are excluded from both terms. Both terms (and the
+sigmoid before the Dice) are computed in float32 whatever the input dtype, with autocast off
+(:mod:`~vlseg.models.layers.precision`): the smoothing term 1e-5 is below float16's smallest
+normal number, and the Dice sums over a large mask are outside its range.
 """
 from typing import Optional
 
@@ -28,6 +31,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
+
+from ..layers.precision import float32_math
 
 __all__ = ['soft_dice_loss', 'bce_loss', 'DiceBCELoss']
 
@@ -38,6 +43,7 @@ def _check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
                          'the same shape')
 
 
+@float32_math
 def soft_dice_loss(probs: Tensor, target: Tensor, valid_mask: Optional[Tensor] = None,
                    smooth: float = 1e-5) -> Tensor:
     """Soft Dice loss with squared denominators, per image then averaged over the batch.
@@ -73,6 +79,7 @@ def soft_dice_loss(probs: Tensor, target: Tensor, valid_mask: Optional[Tensor] =
     return (1 - dice).mean()
 
 
+@float32_math
 def bce_loss(logits: Tensor, target: Tensor, valid_mask: Optional[Tensor] = None,
              class_balanced: bool = False) -> Tensor:
     """Binary cross-entropy from logits, plain (RecLMIS) or class-balanced (LViT).
@@ -161,6 +168,7 @@ class DiceBCELoss(nn.Module):
         """Name of the loss term in the loss dict."""
         return self._loss_name
 
+    @float32_math
     def forward(self, seg_logits: Tensor, seg_label: Tensor, weight: Optional[Tensor] = None,
                 ignore_index: int = 255, **kwargs) -> Tensor:
         """Compute the weighted Dice + BCE loss.

@@ -1,18 +1,23 @@
 """Symmetric image-text InfoNCE with per-sample weights (DMMI's contrastive term).
 
-See docs/models/dmmi.md#contrastive-loss.
+See docs/models/dmmi.md#contrastive-loss. Under data-parallel training the wrapper gathers its
+inputs from every rank (``gather_across_ranks``, :mod:`~vlseg.models.losses.distributed_gather`);
+the arithmetic runs in float32 whatever the input dtype.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from .contrastive_utils import multi_positive_nce, positive_pairs
+from ..layers.precision import float32_math
+from .contrastive_utils import caption_ids, multi_positive_nce, positive_pairs, same_id_mask
+from .distributed_gather import gather_active, gather_batch
 
 __all__ = ['ImageTextContrastiveLoss', 'image_text_contrastive_loss']
 
 
+@float32_math
 def image_text_contrastive_loss(img_emb: Tensor, txt_emb: Tensor, temperature: float = 0.05,
                                 sample_weights: Optional[Tensor] = None,
                                 pos_mask: Optional[Tensor] = None) -> Tensor:
@@ -60,10 +65,14 @@ class ImageTextContrastiveLoss(nn.Module):
         loss_weight: Multiplier (DMMI: 0.01).
         temperature: tau (DMMI: 0.05).
         loss_name: Name of the term; must start with ``loss_`` to be trained.
+        gather_across_ranks: Under ``torch.distributed`` with more than one rank, gather the
+            embeddings, sample weights and caption ids of every rank and evaluate the loss of
+            the global batch, the gradients scaled for DDP's average (see
+            :mod:`~vlseg.models.losses.distributed_gather`). No effect in a single process.
     """
 
     def __init__(self, loss_weight: float = 1.0, temperature: float = 0.05,
-                 loss_name: str = 'loss_itc') -> None:
+                 loss_name: str = 'loss_itc', gather_across_ranks: bool = True) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature!r}')
@@ -72,12 +81,45 @@ class ImageTextContrastiveLoss(nn.Module):
         self.loss_weight = loss_weight
         self.temperature = temperature
         self._loss_name = loss_name
+        self.gather_across_ranks = gather_across_ranks
 
     @property
     def loss_name(self) -> str:
         return self._loss_name
 
     def forward(self, img_emb: Tensor, txt_emb: Tensor, sample_weights: Optional[Tensor] = None,
-                pos_mask: Optional[Tensor] = None) -> Tensor:
+                pos_mask: Optional[Tensor] = None,
+                captions: Optional[Sequence[str]] = None) -> Tensor:
+        """Compute the weighted loss.
+
+        Args:
+            img_emb: Image embeddings.
+            txt_emb: Text embeddings.
+            sample_weights: Weight per sample; defaults to 1.
+            pos_mask: Extra positive pairs of the local batch. Cannot be gathered across
+                ranks: pass ``captions`` instead when gathering.
+            captions: One caption per sample; if given, pairs with identical captions are
+                extra positives (gathered across ranks as integer ids).
+
+        Shapes:
+            img_emb, txt_emb: (B, D); sample_weights: (B,); pos_mask: (B, B) bool.
+
+        Returns:
+            The scalar loss.
+        """
+        if pos_mask is not None and captions is not None:
+            raise ValueError('give either pos_mask or captions, not both')
+        gather = self.gather_across_ranks and gather_active()
+        if gather and pos_mask is not None:
+            raise ValueError('pos_mask (B, B) of the local batch cannot be gathered across '
+                             'ranks; pass the captions instead')
+        ids = None
+        if captions is not None:
+            ids = caption_ids(captions, img_emb.device, img_emb.shape[0])  # (B,)
+        if gather:
+            img_emb, txt_emb, sample_weights, ids = gather_batch(
+                [img_emb, txt_emb, sample_weights, ids])
+        if ids is not None:
+            pos_mask = same_id_mask(ids)  # (B, B)
         return self.loss_weight * image_text_contrastive_loss(
             img_emb, txt_emb, self.temperature, sample_weights, pos_mask)

@@ -15,7 +15,8 @@ Options that depart from the code (paper-like or cleaner variants):
 
 The official code replaces a NaN loss by 0. vlseg does **not** hide NaNs: a NaN in the inputs
 gives a NaN loss, returned as is, so that the problem is seen. A selection with no counted token
-(e.g. ``masked_only`` and nothing masked) is a defined case and gives 0.
+(e.g. ``masked_only`` and nothing masked) is a defined case and gives 0. The error is computed
+in float32 whatever the input dtype (:mod:`~vlseg.models.layers.precision`).
 """
 from typing import Optional
 
@@ -23,6 +24,8 @@ import torch
 import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
+
+from ..layers.precision import float32_math
 
 __all__ = ['reconstruction_loss', 'ReconstructionLoss']
 
@@ -32,6 +35,7 @@ def _check_token_mask(name: str, value: Optional[Tensor], B: int, T: int) -> Non
         raise ValueError(f'{name} must be (B, T) = {(B, T)}, got {tuple(value.shape)}')
 
 
+@float32_math
 def reconstruction_loss(pred: Tensor, target: Tensor, mask: Optional[Tensor] = None,
                         weights: Optional[Tensor] = None, masked_only: bool = False,
                         detach_target: bool = False,

@@ -22,6 +22,12 @@ whole-image embedding (what :class:`TargetSemanticDistance` returns for an empty
 background (``bg_valid`` False) is never used as a negative. If no sample is left the loss is 0
 (and still part of the graph). The temperature is an input; the head that owns the loss owns a
 learnable one.
+
+The loss sees only the (B, B) distances, so under data-parallel training the global batch is
+gathered before they are computed, by the head
+(:class:`~vlseg.models.auxiliary_heads.MultiLevelAlignmentHead`, ``gather_across_ranks``), which
+passes the gathered caption ids as ``caption_ids``. The arithmetic runs in float32 whatever the
+input dtype.
 """
 from typing import Optional, Sequence, Union
 
@@ -30,8 +36,9 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .contrastive_utils import (check_logit_scale, multi_positive_nce, positive_pairs,
-                                same_caption_mask)
+from ..layers.precision import float32_math
+from .contrastive_utils import caption_ids as _caption_ids
+from .contrastive_utils import check_logit_scale, multi_positive_nce, positive_pairs, same_id_mask
 
 __all__ = ['BACKGROUND_MODES', 'EMPTY_TARGET_MODES', 'target_contrastive_loss',
            'TargetContrastiveLoss']
@@ -48,6 +55,7 @@ def _check_modes(background: str, empty_target: str) -> None:
                          f'{empty_target!r}')
 
 
+@float32_math
 def target_contrastive_loss(fg_distance: Tensor, bg_distance: Optional[Tensor] = None,
                             fg_valid: Optional[Tensor] = None, bg_valid: Optional[Tensor] = None,
                             logit_scale: Union[float, Tensor] = 1 / 0.07,
@@ -163,7 +171,8 @@ class TargetContrastiveLoss(nn.Module):
     def forward(self, fg_distance: Tensor, bg_distance: Optional[Tensor] = None,
                 fg_valid: Optional[Tensor] = None, bg_valid: Optional[Tensor] = None,
                 logit_scale: Union[float, Tensor] = 1 / 0.07,
-                captions: Optional[Sequence[str]] = None) -> Tensor:
+                captions: Optional[Sequence[str]] = None,
+                caption_ids: Optional[Tensor] = None) -> Tensor:
         """Compute the weighted loss.
 
         Args:
@@ -172,14 +181,24 @@ class TargetContrastiveLoss(nn.Module):
             fg_valid: Image has target pixels.
             bg_valid: Image has background pixels.
             logit_scale: 1 / temperature, owned by the head.
-            captions: One caption per sample; required when ``same_caption_positive``.
+            captions: One caption per sample; with ``same_caption_positive``, it or
+                ``caption_ids`` is required.
+            caption_ids: (B,) integer ids of the captions (equal ids = identical captions,
+                e.g. :func:`~vlseg.models.losses.contrastive_utils.caption_ids` gathered across
+                ranks); used instead of ``captions``.
 
         Returns:
             The scalar loss.
         """
         pos_mask = None
         if self.same_caption_positive:
-            pos_mask = same_caption_mask(captions, fg_distance.device, fg_distance.shape[0])
+            B = fg_distance.shape[0]
+            if caption_ids is None:
+                caption_ids = _caption_ids(captions, fg_distance.device, B)
+            elif tuple(caption_ids.shape) != (B, ):
+                raise ValueError(f'caption_ids must be (B,) = {(B, )}, got '
+                                 f'{tuple(caption_ids.shape)}')
+            pos_mask = same_id_mask(caption_ids.to(fg_distance.device))  # (B, B)
         loss = target_contrastive_loss(fg_distance, bg_distance, fg_valid, bg_valid, logit_scale,
                                        self.background, self.empty_target, pos_mask)
         return self.loss_weight * loss

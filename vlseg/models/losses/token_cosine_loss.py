@@ -1,6 +1,7 @@
 """Per-token cosine reconstruction loss of DMMI's text reconstruction.
 
-See docs/models/dmmi.md#text-reconstruction.
+See docs/models/dmmi.md#text-reconstruction. Computed in float32 whatever the input dtype
+(:mod:`~vlseg.models.layers.precision`).
 """
 from typing import Optional
 
@@ -8,9 +9,12 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ..layers.precision import float32_math
+
 __all__ = ['TokenCosineLoss', 'token_cosine_loss']
 
 
+@float32_math
 def token_cosine_loss(pred: Tensor, target: Tensor, keep_mask: Tensor,
                       sample_weights: Optional[Tensor] = None, eps: float = 1e-6) -> Tensor:
     """``1 - mean_b [ w_b * mean_{valid t} cos(pred_bt, target_bt) ]``.

@@ -33,7 +33,11 @@ class BaseTextEncoder(nn.Module):
       submodules stay in eval mode when a parent calls ``.train()``, and :meth:`forward` runs
       under ``torch.no_grad()``. With ``cache_size > 0`` the features of each distinct caption
       are computed once and kept in an :class:`EmbeddingCache` on the module's device; only
-      the captions missing from it go through the model, as one batch. The cache is cleared
+      the captions missing from it go through the model, one caption at a time: a batched
+      matrix product rounds differently for different batch sizes (by about 4e-6 here), and
+      a cached caption's features must not depend on which captions shared its first batch,
+      or a resumed run (whose cache starts empty) would drift from the uninterrupted one
+      (docs/reliability.md). The cache is cleared
       whenever weights are loaded or the module is moved or cast (``.to()``, ``.half()``).
     - **Trainable mode** (``frozen=False``): no cache; forward runs in the caller's grad mode.
 
@@ -188,10 +192,13 @@ class BaseTextEncoder(nn.Module):
             else:
                 found[text] = entry
         if misses:
-            feats, pad_mask = self._encode(misses, texts)  # (M, L, C), (M, L): one batch
-            for i, text in enumerate(misses):
-                # clone: a row view would keep the whole (M, L, C) batch alive in the cache
-                entry = (feats[i].clone(), pad_mask[i].clone())
+            ids, pad_mask, truncated = self._tokenize(misses)
+            self._record_truncation(truncated, texts)
+            reference = next(self.parameters())
+            ids, pad_mask = ids.to(reference.device), pad_mask.to(reference.device)
+            for i, text in enumerate(misses):  # one at a time: see the class docstring
+                feats = self.encode_tokens(ids[i:i + 1], pad_mask[i:i + 1])  # (1, L, C)
+                entry = (feats[0].to(reference.dtype), pad_mask[i].clone())
                 cache.put(text, entry)
                 found[text] = entry
         feats = torch.stack([found[text][0] for text in texts])  # (B, L, C)

@@ -1,6 +1,5 @@
 """Reading the text tower of a CLIP checkpoint from a local file, without running its code."""
 import os
-import warnings
 import zipfile
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
@@ -9,6 +8,8 @@ from safetensors import safe_open
 from torch import Tensor
 
 from ...utils.pretrained import require_pretrained_file
+from ...utils.state_dicts import strip_module_prefix
+from ...utils.torchscript_archive import read_torchscript_state_dict
 
 __all__ = ['CLIP_TEXT_KEYS', 'CLIP_TEXT_KEY_PREFIXES', 'CLIP_WEIGHTS', 'load_clip_text_state_dict']
 
@@ -32,8 +33,7 @@ def _is_torchscript_archive(path: str) -> bool:
 
 def _text_key(key: str) -> Optional[str]:
     """The text-tower name of a CLIP state-dict key (``module.`` stripped), None if not text."""
-    if key.startswith('module.'):
-        key = key[len('module.'):]
+    key = strip_module_prefix(key)
     if key in CLIP_TEXT_KEYS or key.startswith(CLIP_TEXT_KEY_PREFIXES):
         return key
     return None
@@ -43,9 +43,9 @@ def load_clip_text_state_dict(
         path: Union[str, os.PathLike]) -> Tuple[Dict[str, Tensor], List[str]]:
     """Reads the text-tower entries of a CLIP checkpoint from a local file, on CPU.
 
-    A ``.safetensors`` file and a ``torch.save`` file (``weights_only=True``) run no pickled code;
-    a TorchScript archive is loaded whole with ``torch.jit.load``, which does run the archive's
-    code, so only load archives you trust. Keys lose a leading ``module.``; only
+    No code from the file runs: a ``.safetensors`` file holds only tensors, a ``torch.save`` file
+    is read with ``weights_only=True`` and a TorchScript archive's tensors are read without
+    loading its code (:func:`vlseg.utils.torchscript_archive.read_torchscript_state_dict`). Keys lose a leading ``module.``; only
     ``token_embedding.*``, ``positional_embedding``, ``transformer.*``, ``ln_final.*`` and
     ``text_projection`` are kept. The safetensors and zip ``torch.save`` files are read lazily,
     so the visual tower is never loaded into memory.
@@ -73,10 +73,8 @@ def load_clip_text_state_dict(
         return text_state, dropped
 
     if _is_torchscript_archive(path):
-        with warnings.catch_warnings():
-            # torch>=2.9 marks torch.jit as deprecated; the OpenAI archives only exist in it.
-            warnings.simplefilter('ignore', FutureWarning)
-            state_dict = torch.jit.load(path, map_location='cpu').state_dict()
+        # Tensors only: torch.jit.load would compile and run the archive's code.
+        state_dict = read_torchscript_state_dict(path)
     else:
         # mmap: only the tensors that are used get read (zip format only, not legacy files)
         state_dict = torch.load(path, map_location='cpu', weights_only=True,
