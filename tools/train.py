@@ -2,10 +2,11 @@
 
 Examples:
     python tools/train.py configs/unet_synthetic.py
-    torchrun --nproc_per_node=2 tools/train.py configs/unet_synthetic.py --launcher pytorch
+    bash tools/dist_train.sh configs/unet_synthetic.py 2   # 2 processes (GPUs, or CPU processes)
 """
 import argparse
 
+from mmengine.dist import barrier
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -34,6 +35,7 @@ def main() -> None:
     runner.train()
     if args.no_test or cfg.get('test_dataloader') is None:
         return
+    barrier()  # every process waits until the main one has written the best checkpoint
     best = runner.message_hub.get_info('best_ckpt')
     if best:
         print_log(f'testing the best checkpoint {best}', logger='current')

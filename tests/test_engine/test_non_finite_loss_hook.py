@@ -92,3 +92,62 @@ def test_skip_stops_after_max_skips_in_a_row(tmp_path):
 def test_bad_policy():
     with pytest.raises(ValueError, match="policy must be one of"):
         NonFiniteLossHook(policy='ignore')
+
+
+def _ddp_worker(rank, world, port, policy, errors):
+    import os
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    import torch.distributed as dist
+    from mmengine.logging import MessageHub
+    from mmengine.model import MMDistributedDataParallel
+    from mmengine.optim import OptimWrapper
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=world, timeout=timedelta(seconds=60))
+    try:
+        model = _Model(bad={2} if rank == 0 else set())  # NaN on rank 0 only, at step 2
+        ddp = MMDistributedDataParallel(model, device_ids=None)
+        optim = OptimWrapper(torch.optim.Adam(ddp.parameters(), lr=0.1))
+        hook = NonFiniteLossHook(policy=policy)
+        runner = SimpleNamespace(model=ddp, optim_wrapper=optim, iter=0,
+                                 message_hub=MessageHub.get_instance(f'ddp_{rank}'))
+        hook.before_train(runner)
+        weights = []
+        for step in range(3):
+            runner.iter = step
+            try:
+                ddp.train_step(dict(inputs=torch.ones(2, 2)), optim_wrapper=optim)
+            except NonFiniteLossError as err:
+                errors.put((rank, step, str(err)))
+                return
+            weights.append(model.weight.detach().clone())
+        errors.put((rank, 'skipped', hook.skipped, [w.tolist() for w in weights]))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize('policy', ['raise', 'skip'])
+def test_ranks_stop_or_skip_together(policy):
+    import socket
+    import sys
+
+    import torch.multiprocessing as mp
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    method = 'fork' if sys.platform == 'linux' else 'spawn'
+    queue = mp.get_context(method).SimpleQueue()
+    mp.start_processes(_ddp_worker, args=(2, port, policy, queue), nprocs=2, join=True,
+                       start_method=method)
+    results = sorted((queue.get() for _ in range(2)), key=lambda r: r[0])
+    if policy == 'raise':
+        # rank 1's own loss is finite: it stops because rank 0's is not, instead of hanging
+        assert [r[:2] for r in results] == [(0, 1), (1, 1)]
+        assert 'loss_aux = nan' in results[0][2] and 'on another rank' in results[1][2]
+    else:
+        for rank, _, skipped, weights in results:
+            assert skipped == 1
+            assert weights[0] == weights[1] != weights[2]  # step 2 skipped, step 3 trained
+        assert results[0][3] == results[1][3]  # the ranks stay in step

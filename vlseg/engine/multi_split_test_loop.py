@@ -17,6 +17,10 @@ class MultiSplitTestLoop(TestLoop):
     synthetic demo reports the caption-dependent ``refer`` split and the QaTa-like
     ``describe`` split side by side.
 
+    In a distributed test each process runs its shard of every split; the sampler repeats
+    images to fill the last batches, and the evaluator, told the split's size, drops the
+    repeats after gathering, so each image counts once (tests/test_tools/test_distributed.py).
+
     Args:
         runner: The runner.
         dataloader: The main test dataloader (config or object).

@@ -7,7 +7,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
-from ..compat import WeightsOnlyCheckpointHook, init_cpu_distributed, trust_checkpoint
+from ..compat import (WeightsOnlyCheckpointHook, add_sync_buffers_hook, init_cpu_distributed,
+                      trust_checkpoint)
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .exact_resume_loop import ResumableIterBasedTrainLoop
 from .non_finite_loss_hook import NonFiniteLossHook
@@ -47,8 +48,9 @@ def load_run_config(args: argparse.Namespace, checkpoint: Optional[str] = None) 
 
     Sets the work dir (default ``work_dirs/<config name>``), ``load_from`` (``checkpoint``, as
     for tools/test.py), the run defaults (:func:`apply_run_defaults`), mixed precision
-    (:func:`apply_amp`), the trust of the one checkpoint the command names and, for ``torchrun``
-    on a CPU machine, the gloo process group and DDP wrapper.
+    (:func:`apply_amp`), the trust of the one checkpoint the command names, for ``torchrun`` or
+    ``srun`` on a CPU machine the gloo process group and DDP wrapper, and for a distributed run
+    mmengine's ``SyncBuffersHook`` (:func:`vlseg.compat.distributed.add_sync_buffers_hook`).
     """
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -68,6 +70,7 @@ def load_run_config(args: argparse.Namespace, checkpoint: Optional[str] = None) 
         if named:
             trust_checkpoint(named)
     init_cpu_distributed(cfg, args.launcher)
+    add_sync_buffers_hook(cfg, args.launcher)
     return cfg
 
 
