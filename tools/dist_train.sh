@@ -12,6 +12,7 @@
 #   PORT         port on machine 0 (default: a free one; needed when NNODES > 1)
 #   OMP_NUM_THREADS  threads of each process (default: the cores of this machine / GPUS)
 #   PYTHON       the Python interpreter (default python)
+#   VLSEG_TOOL   the tool to run (default train.py; dist_test.sh sets test.py)
 # Example: bash tools/dist_train.sh configs/unet_synthetic.py 2 --work-dir work_dirs/unet_ddp
 set -euo pipefail
 
@@ -26,6 +27,7 @@ NODE_RANK=${NODE_RANK:-0}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PYTHON=${PYTHON:-python}
 TOOLS=$(dirname "$0")
+TOOL=${VLSEG_TOOL:-train.py}
 FREE_PORT='import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'
 
 if [[ -z ${PORT:-} ]]; then
@@ -45,4 +47,4 @@ exec "$PYTHON" -m torch.distributed.run \
     --master_addr="$MASTER_ADDR" \
     --master_port="$PORT" \
     --nproc_per_node="$GPUS" \
-    "$TOOLS/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+    "$TOOLS/$TOOL" "$CONFIG" "${@:3}" --launcher pytorch

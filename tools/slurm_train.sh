@@ -13,6 +13,7 @@
 #   SRUN_ARGS      more srun options, e.g. "--time=1:00:00 --mem=32G"
 #   PORT           port on the first node (default: a port free on this machine)
 #   PYTHON         the Python interpreter of the tasks (default python)
+#   VLSEG_TOOL     the tool to run (default train.py; slurm_test.sh sets test.py)
 # Example: GPUS=2 GRES=none bash tools/slurm_train.sh cpu unet configs/unet_synthetic.py
 set -euo pipefail
 
@@ -30,6 +31,7 @@ GRES=${GRES:-gpu:$GPUS_PER_NODE}
 SRUN_ARGS=${SRUN_ARGS:-}
 PYTHON=${PYTHON:-python}
 TOOLS=$(dirname "$0")
+TOOL=${VLSEG_TOOL:-train.py}
 FREE_PORT='import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'
 
 GRES_ARG=()
@@ -51,4 +53,4 @@ srun --partition="$PARTITION" \
     --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 \
     $SRUN_ARGS \
-    "$PYTHON" -u "$TOOLS/train.py" "$CONFIG" --launcher slurm "${@:4}"
+    "$PYTHON" -u "$TOOLS/$TOOL" "$CONFIG" "${@:4}" --launcher slurm
