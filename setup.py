@@ -20,6 +20,8 @@ INSTALL_REQUIRES = [
     'regex',
 ]
 
+DEPLOY = ['onnx', 'onnxruntime', 'onnxscript']
+
 EXTRAS_REQUIRE = {
     # HuggingFace text encoders (HFTextEncoder: BERT as in LAVT / DMMI)
     'hf': ['transformers'],
@@ -27,9 +29,13 @@ EXTRAS_REQUIRE = {
     'demo': ['gradio'],
     # TensorBoard as a visualizer backend: vis_backends=[dict(type='TensorboardVisBackend')]
     'tensorboard': ['tensorboard'],
+    # ONNX export (tools/deploy/export_onnx.py; onnxscript: torch.onnx.export's dynamo
+    # exporter) and ONNX Runtime (deploy_model(backend='onnxruntime'))
+    'deploy': DEPLOY,
     # gradio_client drives the demo in tests/test_tools/test_demo.py; tensorboard (about 50 MB
-    # installed) lets tests/test_visualization check the TensorBoard backend
-    'tests': ['pytest>=8', 'transformers', 'gradio', 'gradio_client', 'tensorboard'],
+    # installed) lets tests/test_visualization check the TensorBoard backend; the deploy extra
+    # runs tests/test_tools/test_export_onnx.py and tests/test_apis/test_deploy.py
+    'tests': ['pytest>=8', 'transformers', 'gradio', 'gradio_client', 'tensorboard', *DEPLOY],
 }
 
 setup(
