@@ -9,6 +9,8 @@ INSTALL_REQUIRES = [
     'open-clip-torch>=3.0',
     'einops',
     'fvcore',
+    # MONAI: GuideDecoder's UNETR up-blocks, HD95 / NSD in TextSegMetric
+    'monai>=1.4',
     'mmengine==0.10.7',
     'mmsegmentation==1.2.2',
     'mmcv-lite==2.1.0',
