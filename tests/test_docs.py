@@ -299,7 +299,11 @@ class PythonSession:
 
 @pytest.fixture(scope='module')
 def workspace(tmp_path_factory):
-    return Workspace(str(tmp_path_factory.mktemp('docs')))
+    # Removed afterwards: the documented commands write checkpoints and ONNX files of a few
+    # hundred MB, and pytest keeps the temporary folders of the last three sessions.
+    root = str(tmp_path_factory.mktemp('docs'))
+    yield Workspace(root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_markdown_files_found():

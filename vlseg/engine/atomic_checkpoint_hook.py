@@ -7,15 +7,15 @@ no complete checkpoint left. Here the new file is written first, ``last_checkpoi
 written to a temporary name and renamed (:func:`vlseg.compat.checkpoint.atomic_put`), so a kill
 never leaves a truncated file under a checkpoint's name. See docs/reliability.md.
 """
-import os
 import os.path as osp
 from typing import List
 
 from mmengine.dist import is_main_process
+from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmseg.registry import HOOKS
 
-from ..compat.checkpoint import TMP_SUFFIX
+from ..compat.checkpoint import atomic_put
 
 __all__ = ['AtomicCheckpointHook']
 
@@ -45,9 +45,9 @@ class AtomicCheckpointHook(CheckpointHook):
     :func:`vlseg.engine.apply_run_defaults` puts it in place of ``CheckpointHook`` in every run.
     """
 
-    def _remove(self, paths: List[str], backend=None) -> None:
+    def _remove(self, paths: List[str]) -> None:
         """Removes old checkpoint files (main process only), never the current ones."""
-        backend = backend or self.file_backend
+        backend = self.file_backend
         keep = {self.last_ckpt, getattr(self, 'best_ckpt_path', None),
                 *getattr(self, 'best_ckpt_path_dict', {}).values()}
         for path in paths:
@@ -80,10 +80,8 @@ class AtomicCheckpointHook(CheckpointHook):
                                **self.args)
         if not is_main_process():
             return
-        pointer = osp.join(runner.work_dir, 'last_checkpoint')
-        with open(pointer + TMP_SUFFIX, 'w') as f:
-            f.write(self.last_ckpt)
-        os.replace(pointer + TMP_SUFFIX, pointer)
+        atomic_put(LocalBackend(), self.last_ckpt.encode(),
+                   osp.join(runner.work_dir, 'last_checkpoint'))
         self._remove(removals)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:

@@ -95,6 +95,9 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         outputs = self.runner.model.train_step(data_batch,
                                                optim_wrapper=self.runner.optim_wrapper)
         state = get_random_state()
+        # Gathered at every step: Runner.save_checkpoint runs on the main process only, so no
+        # collective can wait for the save. The states are about 10 KB per rank, small beside
+        # DDP's gradient all-reduce.
         states = all_gather_object(state) if get_world_size() > 1 else [state]
         self.runner.message_hub.update_info(RANDOM_STATE_KEY, states)
         self.runner.call_hook('after_train_iter', batch_idx=self._iter, data_batch=data_batch,

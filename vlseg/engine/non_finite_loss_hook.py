@@ -21,8 +21,7 @@ import logging
 from typing import Dict, List, Tuple
 
 import torch
-import torch.distributed as dist
-from mmengine.dist import get_world_size
+from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -118,9 +117,6 @@ class NonFiniteLossHook(Hook):
     def _any_rank(flag: bool) -> bool:
         if get_world_size() == 1:
             return flag
-        backend = dist.get_backend()
-        device = torch.device('cuda', torch.cuda.current_device()) \
-            if backend == 'nccl' else torch.device('cpu')
-        value = torch.tensor(float(flag), device=device)
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        value = torch.tensor(float(flag))
+        all_reduce(value, op='max')  # mmengine moves it to the backend's device and back
         return bool(value.item())
