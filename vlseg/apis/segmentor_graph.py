@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 from mmseg.models.utils import resize
 from torch import Tensor, nn
 
-from ..models.segmentors import accepts_text, head_inputs
+from ..models.segmentors import accepts_text, head_inputs, with_text
 from ..models.structures import TextFeatures
 
 __all__ = ['TEXT_INPUTS', 'SegmentorGraph']
@@ -100,6 +100,8 @@ class SegmentorGraph(nn.Module):
         if model.with_neck:
             feats = model.neck(feats, features) if accepts_text(model.neck) else model.neck(feats)
         head = model.decode_head
+        if features is not None and accepts_text(head):
+            feats = with_text(feats, features)
         logits = head.forward(head_inputs(head, feats))  # (B, K, h, w)
         logits = resize(logits, size=tuple(image.shape[2:]), mode='bilinear',
                         align_corners=head.align_corners)  # (B, K, H, W)

@@ -12,7 +12,11 @@ Who gives what (docs/architecture.md#module-contracts):
   second argument and returns either a list of maps or a :class:`FeatureMaps` subclass:
   :class:`InteractionFeatures` (RecLMIS's conditioned-interaction neck),
   :class:`LanguageFeatures` (the language Swin backbone of LAVT and DMMI) or
-  :class:`AlignedFeatures` (TMCA's target-enhancement neck);
+  :class:`AlignedFeatures` (TMCA's target-enhancement neck), all three
+  :class:`TextFeatureMaps`, i.e. maps that carry the text;
+- a decode head that declares ``accepts_text = True`` (GuideDecoder's) reads
+  :class:`TextFeatureMaps`: the segmentor wraps the maps with the text when no backbone or neck
+  gave them together;
 - a decode or auxiliary head that names a container in ``input_type`` receives it whole; any
   other head (e.g. a stock MMSeg head) receives only its ``maps``;
 - a decode head that has a ``decode(inputs)`` method returns :class:`DecoderOutput`, which
@@ -25,7 +29,7 @@ from typing import Any, Optional, Tuple
 from torch import Tensor
 
 __all__ = ['AlignedFeatures', 'DecoderOutput', 'FeatureMaps', 'InteractionFeatures',
-           'LanguageFeatures', 'TextFeatures']
+           'LanguageFeatures', 'TextFeatureMaps', 'TextFeatures']
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,23 @@ class FeatureMaps:
 
 
 @dataclass(frozen=True)
-class InteractionFeatures(FeatureMaps):
+class TextFeatureMaps(FeatureMaps):
+    """Multi-scale maps together with the text encoder's output.
+
+    The base of every container that carries the text; a decode head with ``accepts_text =
+    True`` (:class:`~vlseg.models.decode_heads.GuideDecoderHead`) reads it, whichever part
+    produced it. :class:`~vlseg.models.segmentors.TextGuidedEncoderDecoder` builds a plain one
+    (:func:`~vlseg.models.segmentors.with_text`) when the backbone and neck give only maps.
+
+    Attributes:
+        text: The text encoder's output.
+    """
+
+    text: TextFeatures
+
+
+@dataclass(frozen=True)
+class InteractionFeatures(TextFeatureMaps):
     """The output of :class:`~vlseg.models.necks.ConditionedInteractionNeck` (RecLMIS).
 
     ``maps`` holds the encoder maps with the deepest one replaced by the fused bottleneck. The
@@ -77,7 +97,7 @@ class InteractionFeatures(FeatureMaps):
     contrastive heads read them.
 
     Attributes:
-        text: The text encoder's output (RecLMIS: frozen CLIP, the target of the
+        text: (inherited) The text encoder's output (RecLMIS: frozen CLIP, the target of the
             vision-to-text reconstruction).
         text_tokens: (B, L, D) the adapted text before the interaction.
         visual_tokens: (B, N, D) the bottleneck tokens before the interaction.
@@ -88,7 +108,6 @@ class InteractionFeatures(FeatureMaps):
         patch_weights: (B, N) patches-of-interest weights W_poi; None as ``word_weights``.
     """
 
-    text: TextFeatures
     text_tokens: Tensor
     visual_tokens: Tensor
     fused_visual_tokens: Tensor
@@ -98,28 +117,27 @@ class InteractionFeatures(FeatureMaps):
 
 
 @dataclass(frozen=True)
-class LanguageFeatures(FeatureMaps):
+class LanguageFeatures(TextFeatureMaps):
     """The output of :class:`~vlseg.models.backbones.LanguageSwin` (LAVT, DMMI).
 
     Attributes:
-        text: The text encoder's output, with the entity-masked captions when the encoder
-            gives them.
+        text: (inherited) The text encoder's output, with the entity-masked captions when the
+            encoder gives them.
         refined_text: (B, L, Ct) the words after the last stage (DMMI refines them; LAVT passes
             them through, so this is ``text.feats``).
     """
 
-    text: TextFeatures
     refined_text: Tensor
 
 
 @dataclass(frozen=True)
-class AlignedFeatures(FeatureMaps):
+class AlignedFeatures(TextFeatureMaps):
     """The output of :class:`~vlseg.models.necks.TargetEnhancementNeck` (TMCA).
 
     ``maps`` holds the encoder maps, enhanced at the levels in ``levels``.
 
     Attributes:
-        text: The text encoder's output.
+        text: (inherited) The text encoder's output.
         encoder_maps: The encoder maps before the enhancement, (B, C_i, H_i, W_i).
         levels: Indices of the enhanced (and aligned) levels.
         visual_embeds: Per level in ``levels``, the pixel embeddings (B, D, H_i, W_i) in that
@@ -129,7 +147,6 @@ class AlignedFeatures(FeatureMaps):
         sentence: (B, C_t) the pooled caption.
     """
 
-    text: TextFeatures
     encoder_maps: Tuple[Tensor, ...]
     levels: Tuple[int, ...]
     visual_embeds: Tuple[Tensor, ...]

@@ -188,3 +188,31 @@ def test_called_by_mmseg_decode_head():
     assert losses['loss_dice_bce'].item() == pytest.approx(expected.item(), rel=1e-6)
     losses['loss_dice_bce'].backward()
     assert seg_logits.grad.abs().sum() > 0
+
+
+def test_plain_denominators_hand_worked():
+    # squared_pred=False (MONAI's Dice, GuideDecoder): Σp = .5 + .75 + .25 + .5 = 2, Σt = 1
+    #   -> 1 - 2·0.5 / (2 + 1) = 2/3
+    probs = LOGITS_2X2.sigmoid()[None]
+    target = LABEL_2X2[None].float()
+    assert soft_dice_loss(probs, target, smooth=0.0, squared_pred=False).item() == \
+        pytest.approx(2 / 3)
+    loss = MODELS.build(dict(type='DiceBCELoss', dice_weight=1.0, bce_weight=1.0,
+                             squared_pred=False, smooth=0.0))
+    assert loss(LOGITS_2X2[None, None], LABEL_2X2[None]).item() == pytest.approx(
+        2 / 3 + BCE_2X2, rel=1e-6)
+
+
+def test_guidedecoder_setting_equals_monai_dice_ce_on_logits():
+    """dice 1 + BCE 1 with plain denominators is MONAI's DiceCELoss(sigmoid=True) on a
+    1-channel logit (MONAI >= 1.3 takes the BCE branch for one channel)."""
+    monai_losses = pytest.importorskip('monai.losses')
+    torch.manual_seed(0)
+    logits = torch.randn(2, 1, 6, 6)
+    label = (torch.rand(2, 6, 6) > 0.6).long()
+    ours = DiceBCELoss(dice_weight=1.0, bce_weight=1.0, squared_pred=False)(logits, label)
+    monai = monai_losses.DiceCELoss(sigmoid=True)(logits, label[:, None].float())
+    assert ours.item() == pytest.approx(monai.item(), rel=1e-5)
+    dice_only = DiceBCELoss(dice_weight=1.0, bce_weight=0.0, squared_pred=False)(logits, label)
+    monai_dice = monai_losses.DiceLoss(sigmoid=True)(logits, label[:, None].float())
+    assert dice_only.item() == pytest.approx(monai_dice.item(), rel=1e-5)

@@ -117,3 +117,73 @@ def test_token_strings_are_the_tokenizers_pieces(tiny_bert_dir):
     encoder = _build(tiny_bert_dir, max_length=20)
     tokens = encoder.token_strings(CAPTION_IDS)
     assert tokens[:3] == ['[CLS]', 'uni', '##lateral'] and tokens[-1] == '[SEP]'
+
+
+@pytest.fixture(scope='module')
+def custom_type_dir(tiny_bert_dir, tmp_path_factory):
+    """The tiny BERT saved as CXR-BERT is: a masked-LM model whose config.json and
+    tokenizer_config.json name a custom type and class that need the directory's own code."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    import transformers
+    path = tmp_path_factory.mktemp('tiny_cxr_bert')
+    for name in ('vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json'):
+        if (Path(tiny_bert_dir) / name).exists():
+            shutil.copy(Path(tiny_bert_dir) / name, path / name)
+    torch.manual_seed(1)
+    config = transformers.BertConfig.from_pretrained(tiny_bert_dir)
+    transformers.BertForMaskedLM(config).save_pretrained(path)
+    for name, key, value in (('config.json', 'model_type', 'cxr-bert'),
+                             ('tokenizer_config.json', 'tokenizer_class', 'CXRBertTokenizer')):
+        data = json.loads((path / name).read_text())
+        data[key] = value
+        data['auto_map'] = {'AutoConfig': 'configuration_cxrbert.CXRBertConfig'}
+        (path / name).write_text(json.dumps(data))
+    return str(path)
+
+
+def test_model_type_loads_a_custom_type_as_plain_bert(custom_type_dir, one_thread):
+    import transformers
+    with pytest.raises(ValueError, match="model_type='cxr-bert'.*model_type to the architecture"):
+        _build(custom_type_dir)
+    encoder = _build(custom_type_dir, model_type='bert', max_length=20, frozen=True)
+    assert type(encoder.model).__name__ == 'BertModel' and encoder.model.pooler is None
+    ids, pad = encoder.tokenize([CAPTION])
+    assert ids[0, :15].tolist() == CAPTION_IDS  # the directory's vocabulary
+    # the features are the masked-LM model's last hidden state
+    mlm = transformers.BertForMaskedLM.from_pretrained(custom_type_dir,
+                                                       config=encoder.model.config).eval()
+    expected = mlm(input_ids=ids, attention_mask=(~pad).long(),
+                   output_hidden_states=True).hidden_states[-1]
+    torch.testing.assert_close(encoder([CAPTION]).feats, expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="model_type='nope'"):
+        _build(custom_type_dir, model_type='nope')
+
+
+def test_random_weights_with_and_without_the_directory(tiny_bert_dir, tmp_path):
+    loaded = _build(tiny_bert_dir)
+    random = _build(tiny_bert_dir, pretrained=None)  # what strip_pretrained sets
+    assert random.embed_dims == loaded.embed_dims == 16
+    assert not torch.equal(random.model.embeddings.word_embeddings.weight,
+                           loaded.model.embeddings.word_embeddings.weight)
+    assert torch.equal(random.tokenize([CAPTION])[0], loaded.tokenize([CAPTION])[0])
+    # no directory: the model type's default architecture (BERT-base) and a placeholder tokenizer
+    missing = str(tmp_path / 'missing')
+    base = _build(missing, model_type='bert', max_length=24, frozen=True, pretrained=None)
+    assert base.embed_dims == 768 and len(base.model.encoder.layer) == 12
+    ids, pad = base.tokenize(['lower left lung.'])
+    assert ids[0, :6].tolist() == [101, 100, 100, 100, 100, 102] and pad[0, 6:].all()
+    assert base.token_strings([101, 100, 0]) == ['[CLS]', '[UNK]', '[PAD]']
+    with pytest.raises(ValueError, match='need model_type'):
+        _build(missing, pretrained=None)
+
+
+def test_languidemedseg_text_mode_fixed_weights_with_dropout(tiny_bert_dir):
+    """frozen=False, trainable_layers=(): no weight trains, but the model follows .train()
+    (GuideDecoder's code freezes CXR-BERT's weights and keeps its dropout on in training)."""
+    encoder = _build(tiny_bert_dir, trainable_layers=())
+    encoder.train()
+    assert encoder.model.training and encoder.cache is None
+    assert not any(p.requires_grad for p in encoder.parameters())

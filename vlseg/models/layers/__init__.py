@@ -13,6 +13,7 @@ from .conditioned_reconstructor import ConditionedReconstructor
 from .conv1d_bn_relu import conv1d_bn_relu
 from .conv_norm_act import ConvNormAct
 from .down_vit import DownViT
+from .guide_decoder_layer import GuideDecoderLayer
 from .language_gate import LanguageGate
 from .language_guided_target_enhancement import (LanguageGuidedTargetEnhancement,
                                                  TargetEnhancementOutput, coordinate_channels)
@@ -21,10 +22,12 @@ from .pixel_word_attention import PixelWordAttention, masked_word_features, word
 from .plam import PLAM
 from .probability_masking import ProbabilityMasking, probability_mask
 from .pwam_fusion import PWAMFusion
+from .sinusoidal_position_encoding import SinusoidalPositionEncoding, sinusoidal_position_encoding
 from .stage_fusion_output import StageFusionOutput
 from .target_semantic_distance import (TargetDistance, TargetSemanticDistance, resize_target,
                                        semantic_distance, target_region_pool)
 from .text_pooling import TextPooling, text_pooling
+from .text_token_projection import TextTokenProjection
 from .token_reconstruct import TokenReconstruct
 from .unet_down_block import UNetDownBlock, conv_stack
 from .unet_up_block import UNetUpBlock
@@ -35,11 +38,11 @@ from .vit_mlp import ViTMLP
 __all__ = [
     'BidirectionalFusion', 'BidirectionalInteraction', 'ConditionedInteraction',
     'ConditionedInteractionOutput', 'ConditionedReconstructor', 'ConvNormAct', 'DownViT',
-    'LanguageGate', 'LanguageGuidedTargetEnhancement', 'PLAM', 'PWAMFusion', 'PatchEmbed',
-    'PixelWordAttention', 'ProbabilityMasking', 'StageFusionOutput', 'TargetDistance',
-    'TargetEnhancementOutput', 'TargetSemanticDistance', 'TextPooling', 'TokenReconstruct',
-    'UNetDownBlock', 'UNetUpBlock', 'UpViT', 'ViTBlock', 'ViTMLP', 'conv1d_bn_relu',
-    'conv_stack', 'coordinate_channels', 'masked_word_features', 'probability_mask',
-    'resize_target', 'semantic_distance', 'target_region_pool', 'text_pooling',
-    'word_attention_map'
+    'GuideDecoderLayer', 'LanguageGate', 'LanguageGuidedTargetEnhancement', 'PLAM', 'PWAMFusion',
+    'PatchEmbed', 'PixelWordAttention', 'ProbabilityMasking', 'SinusoidalPositionEncoding',
+    'StageFusionOutput', 'TargetDistance', 'TargetEnhancementOutput', 'TargetSemanticDistance',
+    'TextPooling', 'TextTokenProjection', 'TokenReconstruct', 'UNetDownBlock', 'UNetUpBlock',
+    'UpViT', 'ViTBlock', 'ViTMLP', 'conv1d_bn_relu', 'conv_stack', 'coordinate_channels',
+    'masked_word_features', 'probability_mask', 'resize_target', 'semantic_distance',
+    'sinusoidal_position_encoding', 'target_region_pool', 'text_pooling', 'word_attention_map'
 ]

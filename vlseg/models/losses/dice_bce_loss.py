@@ -17,6 +17,10 @@ sigmoid probabilities of a single foreground channel:
 Both totals are ``0.5 · Dice + 0.5 · BCE``; RecLMIS then scales the segmentation loss by 5 in its
 total (``loss_weight=5.0`` here).
 
+GuideDecoder (LanGuideMedSeg) uses MONAI's ``DiceCELoss`` with its defaults, whose Dice has plain
+denominators ``Σ p + Σ t`` (``squared_pred=False``) and whose terms are weighted 1 and 1; what its
+cross-entropy term really computes is in docs/models/guidedecoder.md#loss.
+
 Unlike the official code, which applies ``F.binary_cross_entropy`` to probabilities, the BCE here
 is computed from logits with ``F.binary_cross_entropy_with_logits`` (same value, numerically
 stable), and pixels equal to ``ignore_index`` are excluded from both terms. Both terms (and the
@@ -45,10 +49,12 @@ def _check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
 
 @float32_math
 def soft_dice_loss(probs: Tensor, target: Tensor, valid_mask: Optional[Tensor] = None,
-                   smooth: float = 1e-5) -> Tensor:
-    """Soft Dice loss with squared denominators, per image then averaged over the batch.
+                   smooth: float = 1e-5, squared_pred: bool = True) -> Tensor:
+    """Soft Dice loss, per image then averaged over the batch.
 
-    For image b: ``1 - (2 Σ p·t + s) / (Σ p² + Σ t² + s)``, sums over the valid pixels of b.
+    For image b: ``1 - (2 Σ p·t + s) / (Σ p² + Σ t² + s)`` (squared denominators, LViT /
+    RecLMIS) or, with ``squared_pred=False``, ``1 - (2 Σ p·t + s) / (Σ p + Σ t + s)`` (MONAI's
+    default, GuideDecoder); sums over the valid pixels of b.
 
     Args:
         probs: Foreground probabilities p in [0, 1].
@@ -56,6 +62,7 @@ def soft_dice_loss(probs: Tensor, target: Tensor, valid_mask: Optional[Tensor] =
         valid_mask: True where a pixel counts; ignored pixels are removed from every sum.
             Defaults to all pixels.
         smooth: Smoothing term s added to numerator and denominator.
+        squared_pred: Square p and t in the denominator.
 
     Shapes:
         probs, target, valid_mask: (B, ...), e.g. (B, H, W).
@@ -74,7 +81,10 @@ def soft_dice_loss(probs: Tensor, target: Tensor, valid_mask: Optional[Tensor] =
         p = p * keep
         t = t * keep
     intersection = (p * t).sum(dim=1)  # (B,)
-    denominator = (p * p).sum(dim=1) + (t * t).sum(dim=1)  # (B,)
+    if squared_pred:
+        denominator = (p * p).sum(dim=1) + (t * t).sum(dim=1)  # (B,)
+    else:
+        denominator = p.sum(dim=1) + t.sum(dim=1)  # (B,)
     dice = (2 * intersection + smooth) / (denominator + smooth)
     return (1 - dice).mean()
 
@@ -130,7 +140,9 @@ class DiceBCELoss(nn.Module):
     Reference settings (see the module docstring):
 
     - RecLMIS: ``dict(type='DiceBCELoss', class_balanced_bce=False, loss_weight=5.0)``;
-    - LViT: ``dict(type='DiceBCELoss', class_balanced_bce=True)``.
+    - LViT: ``dict(type='DiceBCELoss', class_balanced_bce=True)``;
+    - GuideDecoder (MONAI ``DiceCELoss`` on logits):
+      ``dict(type='DiceBCELoss', dice_weight=1.0, bce_weight=1.0, squared_pred=False)``.
 
     Args:
         dice_weight: Weight of the soft Dice term.
@@ -138,6 +150,7 @@ class DiceBCELoss(nn.Module):
         class_balanced_bce: Use LViT's class-balanced BCE instead of RecLMIS's plain mean BCE.
         smooth: Dice smoothing term (the official code is equivalent to 4e-5, see the module
             docstring).
+        squared_pred: Squared Dice denominators (LViT / RecLMIS); False: plain ones (MONAI).
         loss_weight: Overall multiplier.
         loss_name: Key of the term in the loss dict; must start with ``loss_`` to be trained.
 
@@ -149,7 +162,8 @@ class DiceBCELoss(nn.Module):
 
     def __init__(self, dice_weight: float = 0.5, bce_weight: float = 0.5,
                  class_balanced_bce: bool = False, smooth: float = 1e-5,
-                 loss_weight: float = 1.0, loss_name: str = 'loss_dice_bce') -> None:
+                 squared_pred: bool = True, loss_weight: float = 1.0,
+                 loss_name: str = 'loss_dice_bce') -> None:
         super().__init__()
         if dice_weight < 0 or bce_weight < 0:
             raise ValueError(f'dice_weight={dice_weight} and bce_weight={bce_weight} must be '
@@ -160,6 +174,7 @@ class DiceBCELoss(nn.Module):
         self.bce_weight = bce_weight
         self.class_balanced_bce = class_balanced_bce
         self.smooth = smooth
+        self.squared_pred = squared_pred
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
@@ -206,7 +221,8 @@ class DiceBCELoss(nn.Module):
         target = (seg_label == 1).to(logits.dtype)  # (B, H, W), 0 at ignored pixels
         loss = logits.new_zeros(())
         if self.dice_weight:
-            dice = soft_dice_loss(logits.sigmoid(), target, valid_mask, smooth=self.smooth)
+            dice = soft_dice_loss(logits.sigmoid(), target, valid_mask, smooth=self.smooth,
+                                  squared_pred=self.squared_pred)
             loss = loss + self.dice_weight * dice
         if self.bce_weight:
             bce = bce_loss(logits, target, valid_mask, class_balanced=self.class_balanced_bce)
@@ -216,4 +232,5 @@ class DiceBCELoss(nn.Module):
     def extra_repr(self) -> str:
         return (f'dice_weight={self.dice_weight}, bce_weight={self.bce_weight}, '
                 f'class_balanced_bce={self.class_balanced_bce}, smooth={self.smooth}, '
-                f'loss_weight={self.loss_weight}, loss_name={self._loss_name!r}')
+                f'squared_pred={self.squared_pred}, loss_weight={self.loss_weight}, '
+                f'loss_name={self._loss_name!r}')

@@ -1,4 +1,5 @@
 """Segmentors: wiring only."""
-from .text_guided_encoder_decoder import TextGuidedEncoderDecoder, accepts_text, head_inputs
+from .text_guided_encoder_decoder import (TextGuidedEncoderDecoder, accepts_text, head_inputs,
+                                          with_text)
 
-__all__ = ['TextGuidedEncoderDecoder', 'accepts_text', 'head_inputs']
+__all__ = ['TextGuidedEncoderDecoder', 'accepts_text', 'head_inputs', 'with_text']

@@ -6,9 +6,9 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList, add_prefix
 from torch import Tensor, nn
 
-from ..structures import DecoderOutput, FeatureMaps, TextFeatures
+from ..structures import DecoderOutput, FeatureMaps, TextFeatureMaps, TextFeatures
 
-__all__ = ['TextGuidedEncoderDecoder', 'accepts_text', 'head_inputs']
+__all__ = ['TextGuidedEncoderDecoder', 'accepts_text', 'head_inputs', 'with_text']
 
 Features = Union[FeatureMaps, Sequence[Tensor]]
 
@@ -16,6 +16,19 @@ Features = Union[FeatureMaps, Sequence[Tensor]]
 def accepts_text(module: Optional[nn.Module]) -> bool:
     """Whether ``module`` declares ``accepts_text = True`` (takes :class:`TextFeatures`)."""
     return bool(getattr(module, 'accepts_text', False))
+
+
+def with_text(feats: Features, text: TextFeatures) -> TextFeatureMaps:
+    """The maps with the text, for a decode head that declares ``accepts_text = True``.
+
+    ``feats`` is returned as it is when it already carries the text (a
+    :class:`TextFeatureMaps`, e.g. the :class:`LanguageFeatures` of ``LanguageSwin``); otherwise
+    its maps are wrapped with ``text`` in a plain :class:`TextFeatureMaps`.
+    """
+    if isinstance(feats, TextFeatureMaps):
+        return feats
+    maps = feats.maps if isinstance(feats, FeatureMaps) else tuple(feats)
+    return TextFeatureMaps(maps=maps, text=text)
 
 
 def head_inputs(head: nn.Module, feats: Features,
@@ -71,7 +84,7 @@ class TextGuidedEncoderDecoder(EncoderDecoder):
                          test_cfg=test_cfg, data_preprocessor=data_preprocessor,
                          pretrained=pretrained, init_cfg=init_cfg)
         self.text_encoder = MODELS.build(text_encoder) if text_encoder is not None else None
-        needs_text = [name for name in ('backbone', 'neck')
+        needs_text = [name for name in ('backbone', 'neck', 'decode_head')
                       if accepts_text(getattr(self, name, None))]
         if needs_text and self.text_encoder is None:
             raise ValueError(f'{", ".join(needs_text)} accepts text but no text_encoder is '
@@ -116,6 +129,8 @@ class TextGuidedEncoderDecoder(EncoderDecoder):
         x = self.backbone(inputs, text) if accepts_text(self.backbone) else self.backbone(inputs)
         if self.with_neck:
             x = self.neck(x, text) if accepts_text(self.neck) else self.neck(x)
+        if text is not None and accepts_text(self.decode_head):
+            x = with_text(x, text)
         return x
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
