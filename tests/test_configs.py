@@ -58,6 +58,8 @@ def test_run_preparation_applies_run_defaults(path, tmp_path):
     parser.add_argument('config')
     add_run_args(parser)
     cfg = load_run_config(parser.parse_args([path, '--work-dir', str(tmp_path)]))
+    if Config.fromfile(path).get('verify_manifest'):
+        defaults.append('VerifyManifestHook')
     assert [h['type'] for h in cfg.custom_hooks] == defaults + own
     assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
     assert cfg.train_cfg.type in ('ResumableIterBasedTrainLoop', 'EpochBasedTrainLoop')

@@ -1,5 +1,8 @@
 """Writes a synthetic QaTa-COV19-like dataset (LViT xlsx + LanGuideMedSeg csv layouts).
 
+Also writes ``meta.json`` (the arguments, the zones of every image) and ``manifest.json`` (size
+and sha256 of every file, checked by ``verify_manifest`` before a run).
+
 Example::
 
     python tools/make_synthetic.py data/synth_qata --mode refer --num-train 400 --num-val 50 \\
@@ -68,7 +71,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     meta = json.loads((root / 'meta.json').read_text(encoding='utf-8'))
     counts = {split: len(files) for split, files in meta['files'].items()}
     print(f'wrote {root} in {elapsed:.1f} s ({args.mode} mode, {args.image_size}px, '
-          f'seed {args.seed}): ' + ', '.join(f'{n} {split}' for split, n in counts.items()))
+          f'seed {args.seed}): ' + ', '.join(f'{n} {split}' for split, n in counts.items())
+          + '; manifest.json holds the size and sha256 of every file')
     return 0
 
 

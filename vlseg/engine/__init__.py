@@ -6,10 +6,11 @@ from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .run_config import add_run_args, apply_amp, apply_run_defaults, load_run_config
 from .strict_load_hook import StrictLoadHook
 from .synthetic_data import prepare_synthetic_data
+from .verify_manifest_hook import VerifyManifestHook, config_data_roots
 
 __all__ = [
     'AtomicCheckpointHook', 'MultiSplitTestLoop', 'NonFiniteLossError', 'NonFiniteLossHook',
     'ResumableIterBasedTrainLoop', 'StrictLoadHook', 'add_run_args', 'apply_amp',
     'apply_run_defaults', 'get_random_state', 'load_run_config', 'prepare_synthetic_data',
-    'set_random_state', 'split_dataloader_cfg'
+    'set_random_state', 'split_dataloader_cfg', 'VerifyManifestHook', 'config_data_roots'
 ]

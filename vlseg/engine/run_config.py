@@ -13,6 +13,7 @@ from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .exact_resume_loop import ResumableIterBasedTrainLoop
 from .non_finite_loss_hook import NonFiniteLossHook
 from .strict_load_hook import StrictLoadHook
+from .verify_manifest_hook import VerifyManifestHook
 
 __all__ = ['add_run_args', 'apply_amp', 'apply_run_defaults', 'load_run_config']
 
@@ -93,6 +94,11 @@ def apply_run_defaults(cfg: Config, strict_load: bool = True) -> None:
       ``IterBasedTrainLoop`` becomes :class:`~vlseg.engine.ResumableIterBasedTrainLoop`: the same
       arguments, with saves that survive a kill and exact resume.
 
+    * the config key ``verify_manifest`` (a dict of :class:`~vlseg.engine.VerifyManifestHook`
+      arguments, e.g. ``dict(check='sha256')``; None or absent: off) adds that hook, unless
+      ``custom_hooks`` lists it already: the data roots are checked against their
+      ``manifest.json`` before the first iteration.
+
     Each Runner must be built from a config passed through here (:func:`load_run_config` does it
     for tools/train.py and tools/test.py). Calling it twice changes nothing more.
     """
@@ -101,6 +107,12 @@ def apply_run_defaults(cfg: Config, strict_load: bool = True) -> None:
     defaults = [dict(type=WeightsOnlyCheckpointHook.__name__),
                 dict(type=NonFiniteLossHook.__name__),
                 dict(type=StrictLoadHook.__name__, strict=strict_load)]
+    verify = cfg.get('verify_manifest')
+    if verify:
+        if not isinstance(verify, dict):
+            raise ValueError('verify_manifest must be a dict of VerifyManifestHook arguments '
+                             f"(e.g. dict(check='sha256')) or None, got {verify!r}")
+        defaults.append(dict(type=VerifyManifestHook.__name__, **verify))
     cfg.custom_hooks = [hook for hook in defaults if hook['type'] not in listed] + hooks
     if not strict_load:
         for hook in cfg.custom_hooks:

@@ -16,7 +16,8 @@ def prepare_synthetic_data(cfg: Config) -> list:
     :func:`vlseg.datasets.synthetic.write_dataset` (``root``, ``mode``, sizes, seed and
     difficulty knobs). Only the main process writes; the others wait at a barrier. A root that
     exists already must hold the dataset the config asks for: its ``meta.json`` must record the
-    same arguments.
+    same arguments. Such a root written before the writer wrote manifests gets its
+    ``manifest.json`` now (logged), so that ``verify_manifest`` can check it from then on.
 
     Returns:
         The roots that were written.
@@ -35,6 +36,8 @@ def prepare_synthetic_data(cfg: Config) -> list:
             raise ValueError(f'synthetic_data.{name} has no "root"')
         if osp.isdir(spec['root']):
             _check_existing(name, spec)
+            if is_main_process():
+                _add_missing_manifest(name, spec['root'])
             continue
         if is_main_process():
             print_log(f'creating synthetic dataset {name!r} in {spec["root"]}', logger='current')
@@ -62,3 +65,20 @@ def _check_existing(name: str, spec: dict) -> None:
     if differ:
         raise ValueError(f'synthetic_data.{name}: {meta_path} was written with other '
                          f'arguments ({"; ".join(differ)}); {fix}')
+
+
+def _add_missing_manifest(name: str, root: str) -> None:
+    """Writes the manifest of an existing synthetic dataset that has none."""
+    from vlseg.datasets.manifest import MANIFEST_NAME, build_manifest, write_manifest
+
+    if osp.isfile(osp.join(root, MANIFEST_NAME)):
+        return
+    with open(osp.join(root, 'meta.json'), encoding='utf-8') as f:
+        meta = json.load(f)
+    counts = {split: len(files) for split, files in meta.get('files', {}).items()}
+    write_manifest(root, build_manifest(
+        root, counts=counts, created_by='vlseg.engine.prepare_synthetic_data',
+        dataset=f'synthetic QaTa-like ({meta.get("params", {}).get("mode")})',
+        layout='lvit-qata'))
+    print_log(f'synthetic_data.{name}: {root} had no {MANIFEST_NAME} (written before the '
+              'writer wrote one); wrote it now from the files as they are.', logger='current')

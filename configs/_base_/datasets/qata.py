@@ -1,6 +1,9 @@
 # QaTa-COV19 in the LViT/RecLMIS layout (docs/data_and_metrics.md#lvit-layout):
 # data/QaTa-COV19/{Train,Val,Test}_Folder/{img,labelcol}, Train_Folder/Train_Val_text.xlsx
 # (train + val captions), Test_Folder/Test_text.xlsx. Splits come from the folders.
+# tools/dataset_converters/ write this layout with a manifest.json (size and sha256 of every
+# file); a config line verify_manifest = dict(check='sha256') checks the data roots against it
+# before a run (off here: a folder arranged by hand has no manifest).
 dataset_type = 'LViTTextSegDataset'
 data_root = 'data/QaTa-COV19'
 img_scale = (224, 224)

@@ -14,6 +14,11 @@ synthetic_data = dict(
     describe=dict(root='data/synthetic_qata/describe', mode='describe', num_train=600,
                   num_val=60, num_test=150, image_size=img_size, seed=1))
 data_root = synthetic_data['refer']['root']
+# Before the first iteration, every dataloader's data_root is checked against the manifest.json
+# the writer put there (size and sha256 of each file). For the 5652 files (36 MB) of the two
+# roots on 2 busy CPU cores: 0.13 s from the page cache, 1.4 s on a first read (docs/datasets.md).
+# verify_manifest=None turns it off; check='size' only stats the files (0.04 s).
+verify_manifest = dict(check='sha256')
 train_pipeline = [
     dict(type='LoadImageFromFile', color_type='color'),
     dict(type='LoadBinaryAnnotations'),

@@ -27,6 +27,10 @@ def test_write_dataset_is_deterministic(tmp_path):
     for rel in _files(a):
         if rel.endswith('.xlsx'):  # xlsx embeds a creation time; compare the cells instead
             pd.testing.assert_frame_equal(pd.read_excel(a / rel), pd.read_excel(b / rel))
+        elif rel == 'manifest.json':  # the same, but for the hashes of the xlsx files
+            entries = [{f['path']: f['sha256'] for f in json.loads((root / rel).read_text())[
+                'files'] if not f['path'].endswith('.xlsx')} for root in (a, b)]
+            assert entries[0] == entries[1] and len(entries[0]) == len(_files(a)) - 3
         else:
             assert filecmp.cmp(a / rel, b / rel, shallow=False), rel
     images = [rel for rel in _files(a) if '/img/' in rel]
@@ -60,7 +64,8 @@ def test_write_dataset_layout(tmp_path):
                 for split, folder in folders.items() for i in range(counts[split])
                 for sub, prefix in (('img', ''), ('labelcol', 'mask_'))}
     expected |= {'Train_Folder/Train_Val_text.xlsx', 'Test_Folder/Test_text.xlsx',
-                 'prompt/train.csv', 'prompt/val.csv', 'prompt/test.csv', 'meta.json'}
+                 'prompt/train.csv', 'prompt/val.csv', 'prompt/test.csv', 'meta.json',
+                 'manifest.json'}
     assert set(_files(root)) == expected
 
     # xlsx: Sheet1, columns Image (mask name) and Description; train AND val rows.

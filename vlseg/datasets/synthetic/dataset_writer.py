@@ -4,7 +4,8 @@
 :func:`~vlseg.datasets.synthetic.synthetic_sample.generate_sample` and writes the LViT/QaTa
 layout (``Train_Folder/img``, ``labelcol``, ``Train_Val_text.xlsx`` ...), the LanGuideMedSeg csv
 captions (``prompt/*.csv``) and a ``meta.json`` with the arguments (:func:`dataset_params`) and the
-named and distractor zones of every file.
+named and distractor zones of every file, and a ``manifest.json``
+(:mod:`vlseg.datasets.manifest`).
 """
 import json
 import os
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from ..manifest import build_manifest, write_manifest
 from ..qata_captions import ZONES, zone_name
 from .lung_geometry import check_image_size
 from .synthetic_sample import (DEFAULT_CONTRAST, DEFAULT_IMAGE_SIZE, DEFAULT_LESION_SIZE,
@@ -95,6 +97,8 @@ def write_dataset(root: Union[str, os.PathLike], mode: str = 'refer',
         meta.json    {"generator", "params": the arguments and knobs, "files": {split: [{"image",
                      "mask" (paths relative to root), "caption", "named_zones",
                      "distractor_zones" (lists of "left upper"-style strings)}]}}
+        manifest.json    size and sha256 of every other file, samples per split
+                         (:mod:`vlseg.datasets.manifest`; checked by ``verify_manifest``)
 
     The data is written into a temporary sibling directory, which is renamed to ``root`` only
     once complete; nothing half-written is left behind if generation fails.
@@ -160,6 +164,9 @@ def write_dataset(root: Union[str, os.PathLike], mode: str = 'refer',
         _write_xlsx(tmp / 'Test_Folder' / 'Test_text.xlsx', rows['test'])
         meta['files'] = files
         (tmp / 'meta.json').write_text(json.dumps(meta, indent=1), encoding='utf-8')
+        write_manifest(str(tmp), build_manifest(
+            str(tmp), counts=counts, created_by='vlseg.datasets.synthetic',
+            dataset=f'synthetic QaTa-like ({mode})', layout='lvit-qata'))
 
         if root.exists() or root.is_symlink():  # overwrite: swap, then delete the old copy
             trash = Path(tempfile.mkdtemp(prefix=f'.{root.name}.old-', dir=root.parent))
