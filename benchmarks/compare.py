@@ -1,6 +1,7 @@
 """Side-by-side comparison of every vlseg model: size, cost, speed, accuracy, text sensitivity.
 
-For each model ``<m>`` (default: unet, reclmis, lvit, lavt, dmmi, tmca), in one run:
+For each model ``<m>`` (default: unet, reclmis, lvit, lavt, dmmi, tmca, guidedecoder), in one
+run:
 
 * **Cost**, on the full-size ``configs/<m>_qata.py`` (random weights, every ``pretrained`` key
   set to None): parameters (total, trainable, inference path, text encoder) and fvcore GMACs of
@@ -10,7 +11,11 @@ For each model ``<m>`` (default: unet, reclmis, lvit, lavt, dmmi, tmca), in one 
   allocated during the training steps; CPU: peak resident memory of the measuring process,
   which includes the ~0.5 GB of the framework).
 * **Accuracy**, on the synthetic data with ``configs/<m>_synthetic.py`` trained for the same
-  number of iterations (``--iters``): per-image and global Dice and IoU on the ``refer`` and
+  number of iterations (``--iters``) or for the same wall-clock time (``--budget-s``: a
+  calibration run times the model's training iterations, and the model then trains for as many
+  iterations as fit in the budget, its cosine schedule stretched to them; the table gives the
+  iterations and the time each model really took): per-image and global Dice and IoU on the
+  ``refer`` and
   ``describe`` test splits (best validation checkpoint), and the text sensitivity on ``refer``:
   the mean Jaccard distance between the prediction with the real caption and the prediction
   with a caption naming the other zones (``vlseg.evaluation.text_sensitivity``; a text-free
@@ -22,7 +27,8 @@ bubble plot of refer Dice against visual GMACs with bubble area proportional to 
 inference-path parameters (as Fig. 1b of the RecLMIS paper).
 
 Examples:
-    python benchmarks/compare.py                      # all models, the demo budget (600 iters)
+    python benchmarks/compare.py                      # all models, 600 iterations each
+    python benchmarks/compare.py --budget-s 300       # all models, 5 minutes of training each
     python benchmarks/compare.py --iters 100 --small  # quick run (CPU: well under 30 minutes)
     python benchmarks/compare.py --models unet reclmis --skip-train
 """
@@ -40,7 +46,7 @@ import time
 from typing import Dict, List
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MODELS = ('unet', 'reclmis', 'lvit', 'lavt', 'dmmi', 'tmca')
+MODELS = ('unet', 'reclmis', 'lvit', 'lavt', 'dmmi', 'tmca', 'guidedecoder')
 CAPTION = 'Bilateral pulmonary infection, two infected areas, lower left lung and lower right lung.'
 
 
@@ -145,17 +151,12 @@ def measure_cost(name: str, device_name: str, repeats: int) -> dict:
     )
 
 
-def train_and_evaluate(name: str, iters: int, work_dir: str) -> dict:
-    """Trains ``<name>_synthetic.py`` for ``iters`` iterations, tests the best checkpoint on
-    refer and describe, and measures the text sensitivity on refer."""
-    import numpy as np
-    import torch
+def _synthetic_cfg(name: str, iters: int, work_dir: str):
+    """``configs/<name>_synthetic.py`` set to train ``iters`` iterations (schedule, validation
+    and checkpoints scaled to them), without overlays or visualisation."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
 
-    import vlseg  # noqa: F401
-    from vlseg.engine import apply_run_defaults, prepare_synthetic_data, split_dataloader_cfg
-    from vlseg.evaluation import other_zones_caption, text_sensitivity
+    from vlseg.engine import apply_run_defaults
 
     cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}_synthetic.py'))
     cfg.work_dir = work_dir
@@ -172,7 +173,49 @@ def train_and_evaluate(name: str, iters: int, work_dir: str) -> dict:
     apply_run_defaults(cfg)
     cfg.visualizer = dict(type='SegLocalVisualizer', vis_backends=[], name='visualizer')
     cfg.default_hooks.pop('visualization', None)
-    prepare_synthetic_data(cfg)  # data roots are relative to the repository, the child's cwd
+    return cfg
+
+
+def seconds_per_iteration(name: str, work_dir: str, iters: int = 12, skip: int = 4) -> float:
+    """Median wall-clock time of one training iteration of ``<name>_synthetic.py`` (data loading
+    included), from a short run whose first ``skip`` iterations are left out as warm-up."""
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    stamps = []
+
+    class Stamp(Hook):
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            stamps.append(time.perf_counter())
+
+    cfg = _synthetic_cfg(name, iters, work_dir)
+    cfg.train_cfg.val_interval = iters + 1  # no validation
+    cfg.default_hooks.checkpoint.interval = iters + 1
+    cfg.default_hooks.checkpoint.save_last = False
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(Stamp())
+    runner.train()
+    return statistics.median(b - a for a, b in zip(stamps[skip:], stamps[skip + 1:]))
+
+
+def train_and_evaluate(name: str, iters: int, work_dir: str, budget_s: float = None) -> dict:
+    """Trains ``<name>_synthetic.py`` for ``iters`` iterations (or, with ``budget_s``, for as
+    many as :func:`seconds_per_iteration` says fit in that time), tests the best checkpoint on
+    refer and describe, and measures the text sensitivity on refer."""
+    import numpy as np
+    import torch
+    from mmengine.runner import Runner
+
+    import vlseg  # noqa: F401
+    from vlseg.engine import prepare_synthetic_data, split_dataloader_cfg
+    from vlseg.evaluation import other_zones_caption, text_sensitivity
+
+    prepare_synthetic_data(_synthetic_cfg(name, iters, work_dir))  # roots relative to REPO
+    per_iter = None
+    if budget_s:
+        per_iter = seconds_per_iteration(name, osp.join(work_dir, 'calibration'))
+        iters = max(1, int(budget_s / per_iter))
+    cfg = _synthetic_cfg(name, iters, work_dir)
     runner = Runner.from_cfg(cfg)
     start = time.perf_counter()
     runner.train()
@@ -195,7 +238,7 @@ def train_and_evaluate(name: str, iters: int, work_dir: str) -> dict:
             pairs += list(zip(real, other))
     result = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float, np.floating))}
     result.update(config=f'configs/{name}_synthetic.py', iters=iters, train_s=train_s,
-                  text_sensitivity=text_sensitivity(pairs))
+                  calibrated_s_per_iter=per_iter, text_sensitivity=text_sensitivity(pairs))
     return result
 
 
@@ -245,15 +288,18 @@ def write_markdown(path: str, rows: Dict[str, dict], meta: dict) -> None:
             f'{c["params_inference_m"]:.2f} | {c["params_text_encoder_m"]:.2f} | '
             f'{c["gmacs_visual"]:.2f} | {c["gmacs_text"]:.3f} | {c["latency_ms"]:.0f} | '
             f'{c["train_step_s"]:.2f} | {c["peak_memory_mb"]:.0f} |')
+    budget = (f'{meta["budget_s"]:.0f} s of training each' if meta.get('budget_s')
+              else f'{meta["iters"]} iterations')
     lines += ['', f'## Accuracy on the synthetic data (`configs/<model>_synthetic.py`, '
-              f'{meta["iters"]} iterations at batch 8, best validation checkpoint)', '',
+              f'{budget} at batch 8, best validation checkpoint)', '',
               'mDice/mIoU: per image; gDice/gIoU: global (threshold 0.5; an image with empty '
               'mask and empty prediction scores 0). Text sensitivity: mean Jaccard distance '
               'between the refer predictions with the real caption and with one naming the other '
               'zones (0 = the caption is ignored).', '',
               '| model | refer mDice | refer mIoU | refer gDice | refer gIoU | describe mDice | '
-              'describe mIoU | describe gDice | describe gIoU | text sensitivity | train s |',
-              '|---|---|---|---|---|---|---|---|---|---|---|']
+              'describe mIoU | describe gDice | describe gIoU | text sensitivity | iterations | '
+              'train s |',
+              '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for name, row in rows.items():
         a = row.get('accuracy', {})
         if 'error' in a or not a:
@@ -262,7 +308,8 @@ def write_markdown(path: str, rows: Dict[str, dict], meta: dict) -> None:
         keys = [f'{s}/{m}' for s in ('refer', 'describe') for m in ('mDice', 'mIoU', 'gDice',
                                                                     'gIoU')]
         cells = ' | '.join(_fmt(a.get(k), '.3f') for k in keys)
-        lines.append(f'| {name} | {cells} | {a["text_sensitivity"]:.3f} | {a["train_s"]:.0f} |')
+        lines.append(f'| {name} | {cells} | {a["text_sensitivity"]:.3f} | {a["iters"]} | '
+                     f'{a["train_s"]:.0f} |')
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
 
@@ -298,6 +345,9 @@ def main() -> None:
     parser.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS)
     parser.add_argument('--iters', type=int, default=600,
                         help='training iterations per model on the synthetic data')
+    parser.add_argument('--budget-s', type=float, default=None,
+                        help='train each model for this many seconds instead of --iters '
+                             '(calibrated iteration count, see the module docstring)')
     parser.add_argument('--small', action='store_true',
                         help='fewer timing repeats (latency 3 instead of 10, training step 1 '
                              'instead of 5, after warm-up), for a quick CPU run')
@@ -318,7 +368,7 @@ def main() -> None:
             result = measure_cost(name, device, repeats)
         else:
             with tempfile.TemporaryDirectory() as work_dir:
-                result = train_and_evaluate(name, args.iters, work_dir)
+                result = train_and_evaluate(name, args.iters, work_dir, args.budget_s)
         with open(args.child_out, 'w') as f:
             json.dump(result, f)
         return
@@ -342,16 +392,17 @@ def main() -> None:
         rows[name] = {}
         common = ['--models', name, '--device', device, '--iters', str(args.iters)]
         common += ['--small'] if args.small else []
+        common += ['--budget-s', str(args.budget_s)] if args.budget_s else []
         if not args.skip_cost:
             print(f'[{time.perf_counter() - start:6.0f}s] {name}: cost', flush=True)
             rows[name]['cost'] = _run_child(['--child', 'cost'] + common, log_path)
         if not args.skip_train:
-            print(f'[{time.perf_counter() - start:6.0f}s] {name}: train {args.iters} iterations',
-                  flush=True)
+            budget = f'{args.budget_s:.0f} s' if args.budget_s else f'{args.iters} iterations'
+            print(f'[{time.perf_counter() - start:6.0f}s] {name}: train {budget}', flush=True)
             rows[name]['accuracy'] = _run_child(['--child', 'train'] + common, log_path)
     import mmengine
     import mmseg
-    meta = dict(date=date, device=device_label, iters=args.iters,
+    meta = dict(date=date, device=device_label, iters=args.iters, budget_s=args.budget_s,
                 command='python benchmarks/compare.py ' + ' '.join(sys.argv[1:]),
                 stack=f'torch {torch.__version__}, mmengine {mmengine.__version__}, '
                       f'mmseg {mmseg.__version__}, {os.cpu_count()} CPU threads',

@@ -47,6 +47,15 @@ run beside another 2-thread benchmark measured official steps 3-4 times slower a
 times, training ratio 1.76 instead of 1.00). Measure on an otherwise idle machine; the report
 records the load average, and the per-round times printed show such bursts.
 
+**What bounds the ratios.** Both sides compute the same function with the same operators, so
+the script also counts, once per variant, the floating-point operations of the matrix products,
+convolutions and attention it executes (``torch.utils.flop_counter.FlopCounterMode``: forward
+and, in training, backward; element-wise work is not counted), and measures the machine's fp32
+matrix-product rate (``torch.mm`` of 2048x2048 matrices, median of ``--peak-reps`` calls, at the
+same thread count). From them: the rate each variant achieves, and the time vlseg would take if
+every counted operation ran at the matrix-product rate, hence the largest ratio vlseg could reach
+without computing less.
+
 Writes ``<out>/<date>-<device>-vs-official.md`` and ``.json`` (device: ``cpu<N>`` for N logical
 CPUs).
 
@@ -277,6 +286,35 @@ def run_rounds(variants: Dict[str, Callable[[], object]], rounds: int, warmup: i
     return times
 
 
+def counted_flops(fn: Callable[[], object]) -> int:
+    """Floating-point operations of the matrix products, convolutions and attention that one
+    call of ``fn`` executes (``FlopCounterMode``; 2 per multiply-accumulate)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def matmul_rate(reps: int, n: int = 2048) -> Dict[str, float]:
+    """GFLOP/s of fp32 ``torch.mm`` of two n x n matrices at the current thread count: the
+    median, min and max of ``reps`` calls after one warm-up call."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    rates = [2 * n ** 3 / timed(lambda: torch.mm(a, b)) / 1e9 for _ in range(reps)]
+    return dict(median=statistics.median(rates), min=min(rates), max=max(rates), n=n, reps=reps)
+
+
+def compute_bound(flops: Dict[str, int], times: Dict[str, List[float]], peak: float) -> dict:
+    """Per variant: counted GFLOP, median seconds, achieved GFLOP/s and share of ``peak``
+    (GFLOP/s), and the seconds at ``peak``."""
+    rows = {}
+    for name, n in flops.items():
+        median = statistics.median(times[name])
+        rows[name] = dict(gflop=n / 1e9, median_s=median, gflops=n / 1e9 / median,
+                          share_of_peak=n / 1e9 / median / peak, seconds_at_peak=n / 1e9 / peak)
+    return rows
+
+
 def spread(values: Sequence[float]) -> Dict[str, float]:
     """Median, min, max and the quartiles (inclusive method) of ``values``."""
     q1, _, q3 = (statistics.quantiles(values, n=4, method='inclusive') if len(values) > 1
@@ -336,6 +374,18 @@ def write_markdown(path: str, result: dict) -> None:
         target = section['target']
         lines += ['', f'Target: {target["ratio_name"]} >= {target["value"]:.1f}: median '
                   f'{target["measured"]:.2f}, **{"met" if target["met"] else "not met"}**.', '']
+        bound = section.get('bound')
+        if bound:
+            lines += ['Counted operations (matrix products, convolutions, attention; '
+                      'FlopCounterMode) against the matrix-product rate of this machine, '
+                      f'{result["peak"]["median"]:.0f} GFLOP/s:', '',
+                      '| variant | GFLOP per call | median s | GFLOP/s | share of the rate | '
+                      's at the rate |', '|---|---|---|---|---|---|']
+            lines += [f'| {name} | {row["gflop"]:.1f} | {row["median_s"]:.3f} | '
+                      f'{row["gflops"]:.0f} | {100 * row["share_of_peak"]:.0f} % | '
+                      f'{row["seconds_at_peak"]:.3f} |' for name, row in bound['rows'].items()]
+            lines += ['', f'Largest {target["ratio_name"]} without computing less (vlseg at the '
+                      f'matrix-product rate): **{bound["largest_ratio"]:.2f}**.', '']
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
 
@@ -379,6 +429,8 @@ def main() -> None:
     parser.add_argument('--train-batch', type=int, default=8)
     parser.add_argument('--threads', type=int, default=2, help='torch.set_num_threads')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--peak-reps', type=int, default=10,
+                        help='calls of the 2048x2048 matrix product that measure the rate')
     parser.add_argument('--out', default=osp.join(REPO, 'benchmarks', 'results'))
     args = parser.parse_args()
     if not osp.isfile(osp.join(args.official_repo, 'nets', 'RecLMIS.py')):
@@ -436,6 +488,20 @@ def main() -> None:
     t_ids, _ = vlseg_model.text_encoder.tokenize(t_captions)
     t_text_mask = (t_ids != 0).int()
     t_data = vlseg_data(t_images, t_masks, t_captions)
+    # Counted once, outside the timed rounds (the counter slows every operator down).
+    infer_flops = {
+        'official, test_model.py call (autograd on)':
+            counted_flops(lambda: official.infer(images, masks, ids, text_mask)),
+        'vlseg test_step (no_grad, caption cache cleared)':
+            counted_flops(lambda: ours.infer(data))}
+    train_flops = {
+        'official training step':
+            counted_flops(lambda: official.train_step(t_images, t_masks, t_ids, t_text_mask)),
+        'vlseg train_step': counted_flops(lambda: ours.train_step(t_data))}
+    peak = matmul_rate(args.peak_reps)
+    print(f'matrix-product rate: {peak["median"]:.0f} GFLOP/s; counted GFLOP: '
+          + ', '.join(f'{k}: {v / 1e9:.1f}' for k, v in {**infer_flops, **train_flops}.items()),
+          flush=True)
     official_losses: List[Dict[str, float]] = []
     vlseg_losses: List[Dict[str, float]] = []
     train_times = run_rounds({
@@ -454,6 +520,13 @@ def main() -> None:
     infer_ratio = statistics.median(infer_ratios['official test call / vlseg test_step'])
     train_ratio = statistics.median(train_ratios['official step / vlseg train_step'])
 
+    infer_rows = compute_bound(infer_flops, infer_times, peak['median'])
+    train_rows = compute_bound(train_flops, train_times, peak['median'])
+    infer_bound = dict(rows=infer_rows, largest_ratio=statistics.median(off_script) / infer_rows[
+        'vlseg test_step (no_grad, caption cache cleared)']['seconds_at_peak'])
+    train_bound = dict(rows=train_rows, largest_ratio=statistics.median(off_train) / train_rows[
+        'vlseg train_step']['seconds_at_peak'])
+
     device = device_label()
     date = datetime.date.today().isoformat()
     result = dict(
@@ -465,6 +538,7 @@ def main() -> None:
                   official_commit=official_commit(args.official_repo),
                   parity_max_abs_diff=parity, wall_s=time.perf_counter() - start,
                   load_average=dict(before=load_before, after=os.getloadavg())),
+        peak=peak,
         inference=dict(
             title='Inference, batch 1, 224x224', rounds=args.rounds, warmup=args.warmup,
             seconds=infer_times,
@@ -473,7 +547,8 @@ def main() -> None:
             ratio_values=infer_ratios,
             target=dict(ratio_name='official test call / vlseg test_step',
                         value=TARGETS['inference'], measured=infer_ratio,
-                        met=infer_ratio >= TARGETS['inference'])),
+                        met=infer_ratio >= TARGETS['inference']),
+            bound=infer_bound),
         training=dict(
             title=f'Training step, batch {args.train_batch}, 224x224 (forward with every '
                   'loss, backward, Adam step)',
@@ -484,6 +559,7 @@ def main() -> None:
             target=dict(ratio_name='official step / vlseg train_step',
                         value=TARGETS['training'], measured=train_ratio,
                         met=train_ratio >= TARGETS['training']),
+            bound=train_bound,
             last_losses=dict(official=official_losses[-1], vlseg=vlseg_losses[-1])),
     )
     os.makedirs(args.out, exist_ok=True)
