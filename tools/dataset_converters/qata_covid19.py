@@ -37,7 +37,7 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Tuple
 
-from vlseg.datasets.lvit_layout_writer import (LINK_MODES, ConversionError, samples_from_tables,
+from vlseg.datasets.lvit_layout_writer import (LINK_MODES, run_conversion, samples_from_tables,
                                                write_lvit_layout)
 from vlseg.datasets.text_seg_dataset import CaseInsensitiveDir, strip_mask_prefix
 
@@ -164,19 +164,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Runs the converter; returns the exit status (0, or 1 with the problems on stderr)."""
     args = parse_args(argv)
     tables = dict(train=args.train_text, val=args.val_text, test=args.test_text)
-    try:
-        out, counts, left_out = convert(args.download, args.out_dir, tables,
-                                        args.train_text_includes_val, args.overwrite, args.link,
-                                        args.any_set)
-    except (ConversionError, FileNotFoundError, FileExistsError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    print(f'wrote {out}: ' + ', '.join(f'{n} {split}' for split, n in counts.items())
-          + '; manifest.json lists every file')
-    for where, names in left_out.items():
-        print(f'left out (no caption row): {len(names)} files of {where}: '
-              + ', '.join(names[:5]) + (' ...' if len(names) > 5 else ''))
-    return 0
+    return run_conversion(lambda: convert(args.download, args.out_dir, tables,
+                                          args.train_text_includes_val, args.overwrite,
+                                          args.link, args.any_set))
 
 
 if __name__ == '__main__':

@@ -12,6 +12,7 @@ leaves nothing half-written behind.
 import os
 import os.path as osp
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import (Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple,
@@ -20,11 +21,11 @@ from typing import (Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Se
 import pandas as pd
 
 from .lvit_text_seg_dataset import SPLIT_FOLDERS, TEXT_FILES
-from .manifest import build_manifest, write_manifest
+from .manifest import build_manifest, publish_folder, write_manifest
 from .text_seg_dataset import read_caption_table, validate_caption
 
-__all__ = ['LINK_MODES', 'ConversionError', 'LayoutSample', 'samples_from_tables',
-           'write_lvit_layout']
+__all__ = ['LINK_MODES', 'ConversionError', 'LayoutSample', 'run_conversion',
+           'samples_from_tables', 'write_lvit_layout']
 
 #: How a source file gets into the output: copied, or hard-linked (same file system only).
 LINK_MODES = ('copy', 'hardlink')
@@ -239,14 +240,26 @@ def write_lvit_layout(out_dir: Union[str, os.PathLike], splits: Mapping[str,
         write_manifest(str(tmp), build_manifest(
             str(tmp), counts={split: len(samples) for split, samples in splits.items()},
             **fields))
-        if out_dir.exists() or out_dir.is_symlink():  # overwrite: swap, then delete the old
-            trash = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.old-', dir=out_dir.parent))
-            os.replace(out_dir, trash / 'old')
-            os.replace(tmp, out_dir)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
+        publish_folder(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def run_conversion(convert: Callable[[], Tuple[str, Dict[str, int], Dict[str, List[str]]]]
+                   ) -> int:
+    """Runs a converter's ``convert`` (returning the output folder, the samples per split and
+    the files left out per folder) and reports it: what was written and what was left out on
+    stdout, or the error on stderr. Returns the exit status, 0 or 1."""
+    try:
+        out, counts, left_out = convert()
+    except (ConversionError, FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    print(f'wrote {out}: ' + ', '.join(f'{n} {split}' for split, n in counts.items())
+          + '; manifest.json lists every file')
+    for where, names in left_out.items():
+        print(f'left out (no caption row): {len(names)} files of {where}: '
+              + ', '.join(names[:5]) + (' ...' if len(names) > 5 else ''))
+    return 0

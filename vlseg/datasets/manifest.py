@@ -22,13 +22,14 @@ import hashlib
 import json
 import os
 import os.path as osp
+import shutil
 import tempfile
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 __all__ = [
     'CHECKS', 'MANIFEST_FORMAT', 'MANIFEST_NAME', 'ManifestMismatch', 'ManifestMismatchError',
     'build_manifest', 'check_manifest', 'file_sha256', 'list_files', 'load_manifest',
-    'verify_manifest', 'write_manifest'
+    'publish_folder', 'verify_manifest', 'write_manifest'
 ]
 
 #: File name of a manifest inside its data root.
@@ -39,6 +40,21 @@ MANIFEST_FORMAT = 'vlseg-manifest/1'
 CHECKS = ('size', 'sha256')
 
 _CHUNK = 1 << 20
+
+
+def publish_folder(tmp: str, dest: str) -> None:
+    """Moves a completely written folder ``tmp`` to ``dest`` (same file system), replacing a
+    folder already there: the old one is renamed aside, the new one renamed in, then the old one
+    deleted, so ``dest`` never holds a half-written dataset."""
+    tmp, dest = os.fspath(tmp), os.fspath(dest)
+    if osp.lexists(dest):
+        parent, name = osp.split(osp.abspath(dest))
+        trash = tempfile.mkdtemp(prefix=f'.{name}.old-', dir=parent)
+        os.replace(dest, osp.join(trash, 'old'))
+        os.replace(tmp, dest)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, dest)
 
 
 def file_sha256(path: str) -> str:

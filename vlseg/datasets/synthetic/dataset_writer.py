@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from ..manifest import build_manifest, write_manifest
+from ..manifest import build_manifest, publish_folder, write_manifest
 from ..qata_captions import ZONES, zone_name
 from .lung_geometry import check_image_size
 from .synthetic_sample import (DEFAULT_CONTRAST, DEFAULT_IMAGE_SIZE, DEFAULT_LESION_SIZE,
@@ -168,14 +168,7 @@ def write_dataset(root: Union[str, os.PathLike], mode: str = 'refer',
             str(tmp), counts=counts, created_by='vlseg.datasets.synthetic',
             dataset=f'synthetic QaTa-like ({mode})', layout='lvit-qata'))
 
-        if root.exists() or root.is_symlink():  # overwrite: swap, then delete the old copy
-            trash = Path(tempfile.mkdtemp(prefix=f'.{root.name}.old-', dir=root.parent))
-            old = trash / 'old'
-            os.replace(root, old)
-            os.replace(tmp, root)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, root)
+        publish_folder(tmp, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
