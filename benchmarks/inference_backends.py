@@ -47,7 +47,6 @@ from typing import Callable, Dict, List
 
 import numpy as np
 import torch
-from torch.nn.modules.batchnorm import _BatchNorm
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CAPTION = 'Bilateral pulmonary infection, two infected areas, lower left lung and lower right lung.'
@@ -56,23 +55,9 @@ GRAPH_BACKENDS = ('eager', 'deploy', 'compile', 'compile-max-autotune', 'compile
 E2E_BACKENDS = ('eager', 'deploy', 'onnxruntime')
 
 
-def randomise_batch_norms(model: torch.nn.Module, seed: int = 0) -> None:
-    """Random running statistics and affine parameters for every BN (seeded)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, _BatchNorm):
-                shape = module.running_mean.shape
-                module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.5)
-                module.running_var.copy_(torch.rand(shape, generator=generator) * 1.5 + 0.5)
-                if module.affine:
-                    module.weight.copy_(1 + torch.randn(shape, generator=generator) * 0.2)
-                    module.bias.copy_(torch.randn(shape, generator=generator) * 0.2)
-
-
 def build(config: str) -> torch.nn.Module:
     from vlseg.apis import init_model
-    from vlseg.utils import strip_pretrained
+    from vlseg.utils import randomise_batch_norms, strip_pretrained
     from mmengine.config import Config
 
     cfg = Config.fromfile(osp.join(REPO, config))

@@ -18,26 +18,13 @@ from vlseg.apis import (SegmentorGraph, deploy_model, example_inputs, fold_conv_
                         inference_model, init_model)
 from vlseg.datasets.synthetic import generate_sample
 from vlseg.models.layers import ConvNormAct
+from vlseg.utils import randomise_batch_norms
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RECLMIS = osp.join(REPO, 'configs', 'reclmis_synthetic.py')
 UNET = osp.join(REPO, 'configs', 'unet_synthetic.py')
 # A 1-layer, 64-wide random text tower: the model is that of the config otherwise.
 TINY_TEXT = {'model.text_encoder.text_cfg': dict(width=64, heads=2, layers=1)}
-
-
-def randomise_batch_norms(model: nn.Module, seed: int = 0) -> None:
-    """Random running statistics and affine parameters, so that folding changes weights."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, _BatchNorm) and module.running_mean is not None:
-                shape = module.running_mean.shape
-                module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.5)
-                module.running_var.copy_(torch.rand(shape, generator=generator) * 1.5 + 0.5)
-                if module.affine:
-                    module.weight.copy_(1 + torch.randn(shape, generator=generator) * 0.2)
-                    module.bias.copy_(torch.randn(shape, generator=generator) * 0.2)
 
 
 def _model(config, options=None):
