@@ -63,3 +63,23 @@ def test_run_preparation_applies_run_defaults(path, tmp_path):
     assert [h['type'] for h in cfg.custom_hooks] == defaults + own
     assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
     assert cfg.train_cfg.type in ('ResumableIterBasedTrainLoop', 'EpochBasedTrainLoop')
+
+
+@pytest.mark.parametrize('name', ['reclmis_synthetic.py', 'unet_ccl_rec_synthetic.py'])
+def test_neck_learning_rates_reach_the_neck_only(name):
+    # reclmis_heads_d128.py's neck_paramwise_cfg: the position embedding at 30x, the rest of
+    # the neck at 3x, everything else (the PLAM 'bottleneck' MLPs of the decode head included)
+    # at the base lr.
+    from mmengine.optim import build_optim_wrapper
+    cfg = Config.fromfile(osp.join(REPO, 'configs', name))
+    strip_pretrained(cfg.model)
+    model = MODELS.build(cfg.model)
+    optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
+    base = cfg.optim_wrapper.optimizer.lr
+    lr_of = {id(p): group['lr'] for group in optimizer.param_groups for p in group['params']}
+    for param_name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        expected = (30 * base if param_name == 'neck.interaction.pos_embed'
+                    else 3 * base if param_name.startswith('neck.') else base)
+        assert lr_of[id(param)] == pytest.approx(expected), param_name

@@ -10,7 +10,9 @@
 # the interaction's zero-initialised position embedding at 30x the base lr, the rest of the neck
 # (text adapter and interaction) at 3x, so that the caption's zones are bound to image positions
 # within the CPU budget (benchmarks/results/reclmis-synthetic-demo-study.md#what-limits-it).
-# MMEngine gives a parameter the longest key its name contains, so pos_embed takes 30x.
+# MMEngine gives a parameter the longest key its name contains (a substring of the full name):
+# the keys name the neck's two modules, because a bare 'neck' also matched the 'bottleneck' MLP
+# of every PLAM skip in the decode head, and the position embedding's key is the longest.
 d128_reconstructor = dict(num_heads=4, num_layers=1, ffn_dims=512, dropout=0.1, causal=True)
 reclmis_heads = [
     dict(type='ConditionedReconstructionHead', direction='t2v', embed_dims=128, mask_ratio=0.5,
@@ -23,5 +25,7 @@ reclmis_heads = [
          loss_decode=dict(type='ConditionedContrastiveLoss', loss_weight=0.2,
                           weight_softmax='double')),
 ]
-neck_paramwise_cfg = dict(
-    custom_keys={'pos_embed': dict(lr_mult=30.0), 'neck': dict(lr_mult=3.0)})
+neck_paramwise_cfg = dict(custom_keys={
+    'neck.interaction.pos_embed': dict(lr_mult=30.0),
+    'neck.interaction': dict(lr_mult=3.0),
+    'neck.text_adapter': dict(lr_mult=3.0)})

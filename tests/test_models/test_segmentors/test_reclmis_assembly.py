@@ -10,7 +10,7 @@ CHANNELS = (4, 8, 16, D)
 REC = dict(num_heads=4, num_layers=1, ffn_dims=64, dropout=0.0, causal=True)
 
 
-def _reclmis():
+def _reclmis(**overrides):
     cfg = dict(
         type='TextGuidedEncoderDecoder',
         data_preprocessor=dict(type='SegDataPreProcessor', mean=[0.0] * 3, std=[255.0] * 3),
@@ -31,7 +31,7 @@ def _reclmis():
                  loss_decode=dict(type='ConditionedContrastiveLoss', loss_weight=0.2)),
         ],
         test_cfg=dict(mode='whole'))
-    return MODELS.build(ConfigDict(cfg))
+    return MODELS.build(ConfigDict(cfg, **overrides))
 
 
 TEXTS = ['lower left lung', 'upper middle right lung and lower left lung', 'middle left lung']
@@ -81,3 +81,39 @@ def test_caption_changes_the_prediction():
     a = model(x, text_seg_samples(TEXTS[:1], 16), mode='tensor')
     b = model(x, text_seg_samples(TEXTS[2:], 16), mode='tensor')
     assert not torch.allclose(a, b)
+
+
+def test_channels_last_model_computes_the_same_in_channels_last_memory():
+    torch.manual_seed(0)
+    plain = _reclmis()
+    fast = _reclmis(channels_last=True)
+    fast.load_state_dict(plain.state_dict())  # a contiguous checkpoint loads into it
+
+    def channels_last_3x3(model):  # a 1x1 kernel is contiguous in both formats
+        return [m.weight.is_contiguous(memory_format=torch.channels_last)
+                for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.shape[-1] > 1]
+
+    assert channels_last_3x3(fast) and all(channels_last_3x3(fast))
+    assert not any(channels_last_3x3(plain))
+    layouts = []
+    fast.backbone.register_forward_hook(lambda m, i, o: layouts.append(
+        o[0].is_contiguous(memory_format=torch.channels_last)))
+    x = torch.rand(3, 3, 16, 16)
+    samples = text_seg_samples(TEXTS, 16, MASKS)
+    for model in (plain, fast):
+        model.train()
+        for m in model.modules():  # dropout draws its mask in memory order: another mask
+            if isinstance(m, torch.nn.Dropout):
+                m.p = 0.0
+        torch.manual_seed(1)  # the same masking draws on both sides
+        losses = model.loss(x, samples)
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert layouts == [True], 'the backbone must run on a channels-last image batch'
+    for (name, p), q in zip(plain.named_parameters(), fast.parameters()):
+        if p.grad is not None:
+            # atol: a conv bias before a batch norm has a zero gradient up to rounding
+            torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-5, msg=name)
+    plain.eval(), fast.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x, samples, mode='tensor'),
+                                   plain(x, samples, mode='tensor'), rtol=1e-5, atol=1e-6)

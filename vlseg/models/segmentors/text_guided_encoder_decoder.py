@@ -1,6 +1,7 @@
 """Encoder-decoder segmentor that carries each sample's caption to the model."""
 from typing import List, Optional, Sequence, Union
 
+import torch
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptSampleList, SampleList, add_prefix
@@ -71,6 +72,10 @@ class TextGuidedEncoderDecoder(EncoderDecoder):
         text_encoder: Config of a text encoder mapping a list of captions to
             :class:`~vlseg.models.structures.TextFeatures`, e.g.
             ``dict(type='OpenCLIPTextEncoder')``.
+        channels_last: Keep the 4-D weights and the image batch in channels-last memory
+            format, so that the convolutions run on it (the same maths, other rounding; on
+            CPU the narrow high-resolution convolutions of the 2-core configs take about half
+            the time: docs/benchmarks.md#channels-last). Checkpoints load into either format.
         Others: as :class:`EncoderDecoder`.
     """
 
@@ -78,12 +83,16 @@ class TextGuidedEncoderDecoder(EncoderDecoder):
                  text_encoder: OptConfigType = None, neck: OptConfigType = None,
                  auxiliary_head: OptConfigType = None, train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None, data_preprocessor: OptConfigType = None,
-                 pretrained: Optional[str] = None, init_cfg=None) -> None:
+                 pretrained: Optional[str] = None, init_cfg=None,
+                 channels_last: bool = False) -> None:
         super().__init__(backbone=backbone, decode_head=decode_head, neck=neck,
                          auxiliary_head=auxiliary_head, train_cfg=train_cfg,
                          test_cfg=test_cfg, data_preprocessor=data_preprocessor,
                          pretrained=pretrained, init_cfg=init_cfg)
         self.text_encoder = MODELS.build(text_encoder) if text_encoder is not None else None
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
         needs_text = [name for name in ('backbone', 'neck', 'decode_head')
                       if accepts_text(getattr(self, name, None))]
         if needs_text and self.text_encoder is None:
@@ -126,6 +135,8 @@ class TextGuidedEncoderDecoder(EncoderDecoder):
             if batch_img_metas is None:
                 raise ValueError('a text-guided model needs batch_img_metas with captions')
             text = self.encode_text(batch_img_metas)
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         x = self.backbone(inputs, text) if accepts_text(self.backbone) else self.backbone(inputs)
         if self.with_neck:
             x = self.neck(x, text) if accepts_text(self.neck) else self.neck(x)
