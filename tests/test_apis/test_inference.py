@@ -95,7 +95,8 @@ def test_results_at_the_original_size_of_a_non_square_image(reclmis):
     assert result.mask.shape == result.prob.shape == result.patch_weights.shape == (100, 150)
     assert result.mask.dtype == np.uint8 and set(np.unique(result.mask)) <= {0, 1}
     assert result.prob.dtype == result.patch_weights.dtype == np.float32
-    np.testing.assert_array_equal(result.mask, (result.prob > 0.5).astype(np.uint8))
+    threshold = reclmis.decode_head.threshold  # 0.7 in reclmis_synthetic.py
+    np.testing.assert_array_equal(result.mask, (result.prob > threshold).astype(np.uint8))
     assert result.caption == captions[0]
 
 

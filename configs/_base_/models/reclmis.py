@@ -18,6 +18,9 @@ reconstructor = dict(num_heads=4, num_layers=4, ffn_dims=1024, dropout=0.1, caus
 model = dict(
     type='TextGuidedEncoderDecoder',
     data_preprocessor=data_preprocessor,
+    # convolutions on channels-last weights and images: the same maths, faster on CPU
+    # (docs/benchmarks.md#channels-last)
+    channels_last=True,
     text_encoder=dict(type='OpenCLIPTextEncoder', model_name='ViT-B-32', context_length=18,
                       pretrained=None, frozen=True, mask_padding_keys=True),
     backbone=dict(type='UNetEncoder', in_channels=3, base_channels=64,

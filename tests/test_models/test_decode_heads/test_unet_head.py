@@ -63,3 +63,23 @@ def test_unet_head_config_keys_become_layer_factories():
     assert isinstance(conv.activate, torch.nn.LeakyReLU) and conv.activate.inplace
     with pytest.raises(ValueError, match='skip_attention type must be PLAM or None'):
         _head(skip_attention=dict(type='CBAM'))
+
+
+def test_loss_is_taken_at_the_mask_size():
+    # reclmis_synthetic.py trains at 96x96 against 128x128 masks: the logits are resized
+    # bilinearly to the mask before the loss, as the prediction is before the metric.
+    import torch.nn.functional as F
+    head = _head(skip_attention=dict(type='PLAM'))
+    logits = head(_feats())  # (2, 1, 16, 16)
+    label = torch.randint(0, 2, (2, 24, 24), generator=torch.Generator().manual_seed(0))
+    samples = []
+    for i in range(2):
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=label[i:i + 1])
+        samples.append(s)
+    loss = head.loss_by_feat(logits, samples)['loss_dice_bce']
+    up = F.interpolate(logits, size=(24, 24), mode='bilinear', align_corners=False)
+    torch.testing.assert_close(loss, head.loss_decode(up, label))
+    # a nearest-downsized mask (what resizing the mask to the input gives) scores otherwise
+    nearest = F.interpolate(label[:, None].float(), size=(16, 16), mode='nearest')[:, 0].long()
+    assert not torch.allclose(loss, head.loss_decode(logits, nearest))
