@@ -243,6 +243,7 @@ def train_and_evaluate(name: str, iters: int, work_dir: str, budget_s: float = N
             pairs += list(zip(real, other))
     result = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float, np.floating))}
     result.update(config=f'configs/{name}_synthetic.py', iters=iters, train_s=train_s,
+                  threshold=float(cfg.model.decode_head.get('threshold', 0.5)),
                   calibrated_s_per_iter=per_iter, text_sensitivity=text_sensitivity(pairs))
     return result
 
@@ -297,24 +298,24 @@ def write_markdown(path: str, rows: Dict[str, dict], meta: dict) -> None:
               else f'{meta["iters"]} iterations')
     lines += ['', f'## Accuracy on the synthetic data (`configs/<model>_synthetic.py`, '
               f'{budget} at batch 8, best validation checkpoint)', '',
-              'mDice/mIoU: per image; gDice/gIoU: global (threshold 0.5; an image with empty '
-              'mask and empty prediction scores 0). Text sensitivity: mean Jaccard distance '
-              'between the refer predictions with the real caption and with one naming the other '
-              'zones (0 = the caption is ignored).', '',
+              'mDice/mIoU: per image; gDice/gIoU: global (at the config\'s threshold; an '
+              'image with empty mask and empty prediction scores 0). Text sensitivity: mean '
+              'Jaccard distance between the refer predictions with the real caption and with one '
+              'naming the other zones (0 = the caption is ignored).', '',
               '| model | refer mDice | refer mIoU | refer gDice | refer gIoU | describe mDice | '
-              'describe mIoU | describe gDice | describe gIoU | text sensitivity | iterations | '
-              'train s |',
-              '|---|---|---|---|---|---|---|---|---|---|---|---|']
+              'describe mIoU | describe gDice | describe gIoU | text sensitivity | threshold | '
+              'iterations | train s |',
+              '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for name, row in rows.items():
         a = row.get('accuracy', {})
         if 'error' in a or not a:
-            lines.append(f'| {name} | {a.get("error", "not measured")} |||||||||| ')
+            lines.append(f'| {name} | {a.get("error", "not measured")} ||||||||||| ')
             continue
         keys = [f'{s}/{m}' for s in ('refer', 'describe') for m in ('mDice', 'mIoU', 'gDice',
                                                                     'gIoU')]
         cells = ' | '.join(_fmt(a.get(k), '.3f') for k in keys)
-        lines.append(f'| {name} | {cells} | {a["text_sensitivity"]:.3f} | {a["iters"]} | '
-                     f'{a["train_s"]:.0f} |')
+        lines.append(f'| {name} | {cells} | {a["text_sensitivity"]:.3f} | '
+                     f'{_fmt(a.get("threshold"), "g")} | {a["iters"]} | {a["train_s"]:.0f} |')
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
 
