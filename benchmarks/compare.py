@@ -45,6 +45,9 @@ import tempfile
 import time
 from typing import Dict, List
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from timing import sync  # noqa: E402  (this folder)
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS = ('unet', 'reclmis', 'lvit', 'lavt', 'dmmi', 'tmca', 'guidedecoder')
 CAPTION = 'Bilateral pulmonary infection, two infected areas, lower left lung and lower right lung.'
@@ -80,12 +83,6 @@ def _samples(batch: int, size: int, with_masks: bool):
     return text_seg_samples([CAPTION] * batch, size, masks)
 
 
-def _sync(device) -> None:
-    import torch
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def measure_cost(name: str, device_name: str, repeats: int) -> dict:
     """Parameters, GMACs, latency, training-step time and peak memory of ``<name>_qata.py``."""
     import torch
@@ -102,10 +99,10 @@ def measure_cost(name: str, device_name: str, repeats: int) -> dict:
     latencies = []
     with torch.no_grad():
         for i in range(repeats + 2):
-            _sync(device)
+            sync(device)
             start = time.perf_counter()
             model(inputs, samples, mode='tensor')
-            _sync(device)
+            sync(device)
             if i >= 2:  # two warm-up calls
                 latencies.append(time.perf_counter() - start)
     model.train()
@@ -119,14 +116,14 @@ def measure_cost(name: str, device_name: str, repeats: int) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
     steps = []
     for i in range(1 + (1 if repeats <= 3 else 5)):
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         losses = model(batch, train_samples, mode='loss')
         loss = sum(v for k, v in losses.items() if 'loss' in k)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        _sync(device)
+        sync(device)
         if i >= 1:  # one warm-up step
             steps.append(time.perf_counter() - start)
     if device.type == 'cuda':

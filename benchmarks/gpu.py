@@ -28,7 +28,6 @@ import datetime
 import json
 import os
 import os.path as osp
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,11 +40,7 @@ import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
 from profile_components import build, input_size, make_data  # noqa: E402
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
+from timing import spread, sync  # noqa: E402
 
 
 def _autocast(device: torch.device, amp: bool):
@@ -56,19 +51,17 @@ def _autocast(device: torch.device, amp: bool):
 
 
 def timed(fn: Callable[[], object], device: torch.device, rounds: int, warmup: int) -> dict:
-    """Median, min, max and inter-quartile range of ``fn``'s time in milliseconds."""
+    """:func:`timing.spread` of ``fn``'s time in milliseconds."""
     for _ in range(warmup):
         fn()
-    _sync(device)
+    sync(device)
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
         fn()
-        _sync(device)
+        sync(device)
         times.append((time.perf_counter() - start) * 1e3)
-    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    return dict(median_ms=statistics.median(times), min_ms=min(times), max_ms=max(times),
-                iqr_ms=[q[0], q[2]], rounds=rounds)
+    return spread(times)
 
 
 def build_model(config: str, device: torch.device):
@@ -95,7 +88,7 @@ def inference_rows(config: str, device: torch.device, rounds: int, warmup: int,
 
                 stats = timed(network, device, rounds, warmup)
                 rows.append(dict(what='network forward', batch=batch, amp=amp, **stats,
-                                 images_per_s=batch / stats['median_ms'] * 1e3))
+                                 images_per_s=batch / stats['median'] * 1e3))
                 if batch == 1:
                     def test_step():
                         with _autocast(device, amp):
@@ -103,7 +96,7 @@ def inference_rows(config: str, device: torch.device, rounds: int, warmup: int,
 
                     stats = timed(test_step, device, rounds, warmup)
                     rows.append(dict(what='test_step', batch=batch, amp=amp, **stats,
-                                     images_per_s=batch / stats['median_ms'] * 1e3))
+                                     images_per_s=batch / stats['median'] * 1e3))
     return rows
 
 
@@ -125,7 +118,7 @@ def training_row(config: str, device: torch.device, batch: int, rounds: int, war
     stats = timed(lambda: model.train_step(data, optim_wrapper), device, rounds, warmup)
     return dict(what='train_step (torchrun, --launcher pytorch, 1 process)' if distributed
                 else 'train_step (one process)', batch=batch, amp=amp, **stats,
-                images_per_s=batch / stats['median_ms'] * 1e3)
+                images_per_s=batch / stats['median'] * 1e3)
 
 
 def ddp_child(args: argparse.Namespace) -> None:
@@ -182,8 +175,8 @@ def write(rows: List[dict], meta: dict, out_dir: str) -> str:
              '|---|---|---|---|---|---|---|---|']
     for r in rows:
         lines.append(f'| {r["what"]} | {r["batch"]} | {"yes" if r["amp"] else "no"} | '
-                     f'{r["median_ms"]:.2f} | {r["min_ms"]:.2f} | {r["max_ms"]:.2f} | '
-                     f'{r["iqr_ms"][0]:.2f}-{r["iqr_ms"][1]:.2f} | {r["images_per_s"]:.0f} |')
+                     f'{r["median"]:.2f} | {r["min"]:.2f} | {r["max"]:.2f} | '
+                     f'{r["q1"]:.2f}-{r["q3"]:.2f} | {r["images_per_s"]:.0f} |')
     with open(base + '.md', 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return base + '.md'
@@ -221,12 +214,13 @@ def main() -> None:
                              args.warmup, distributed=False))
     if not args.skip_ddp:
         rows.append(ddp_row(args))
-    cfg, _ = build(args.config)
+    from mmengine.config import Config
     meta = dict(command='python ' + ' '.join([osp.relpath(__file__)] + sys.argv[1:]),
                 config=args.config, device=device.type, device_name=device_name(device),
                 date=datetime.date.today().isoformat(), torch=torch.__version__,
                 cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
-                input_size=list(input_size(cfg)), wall_s=time.perf_counter() - start)
+                input_size=list(input_size(Config.fromfile(args.config))),
+                wall_s=time.perf_counter() - start)
     print('wrote', write(rows, meta, args.out_dir))
 
 

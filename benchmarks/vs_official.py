@@ -84,6 +84,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools', 'model_converters'))
 from check_reclmis_parity import build_official, build_vlseg  # noqa: E402
 from machine import cpu_model, device_label  # noqa: E402  (this folder)
+from timing import spread  # noqa: E402  (this folder)
 
 SIZE = 224
 CAPTIONS = [  # QaTa-COV19 templates; eight distinct captions for the training batch
@@ -313,14 +314,6 @@ def compute_bound(flops: Dict[str, int], times: Dict[str, List[float]], peak: fl
         rows[name] = dict(gflop=n / 1e9, median_s=median, gflops=n / 1e9 / median,
                           share_of_peak=n / 1e9 / median / peak, seconds_at_peak=n / 1e9 / peak)
     return rows
-
-
-def spread(values: Sequence[float]) -> Dict[str, float]:
-    """Median, min, max and the quartiles (inclusive method) of ``values``."""
-    q1, _, q3 = (statistics.quantiles(values, n=4, method='inclusive') if len(values) > 1
-                 else (values[0],) * 3)
-    return dict(median=statistics.median(values), min=min(values), max=max(values), q1=q1,
-                q3=q3, n=len(values))
 
 
 def ratios(numerator: Sequence[float], denominator: Sequence[float]) -> List[float]:
